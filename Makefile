@@ -1,0 +1,52 @@
+# Two commands set everything up on a machine with only Python 3.11 and pip:
+#   make run   - install, start the embedded local bucket with sample data, run generate_registry
+#   make test  - install, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+POETRY := $(TOOLS)/bin/poetry
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+# The mirror plugin lets Poetry use pip's simple index; the URL is read from pip at run time.
+export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
+export POETRY_VIRTUALENVS_IN_PROJECT := true
+
+.PHONY: install run test dev dev-stop e2e bench deploy lock clean system-deps
+
+$(POETRY):
+	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet "poetry>=2.1,<3" "poetry-plugin-pypi-mirror>=0.6,<1"
+
+$(INSTALLED): $(POETRY) pyproject.toml poetry.lock
+	@echo ">> installing project dependencies into $(VENV)/ (poetry install)"
+	$(POETRY) install --no-interaction
+	@touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+lock: $(POETRY)
+	$(POETRY) lock
+
+run: install
+	$(POETRY) run orchestrator-local run
+
+# Browsers and database servers come from Debian; installed only when missing.
+system-deps:
+	@bash scripts/ensure_system_deps.sh
+
+test: install system-deps
+	$(POETRY) run pytest -q -ra $(PYTEST_ARGS)
+
+dev: install
+	$(POETRY) run orchestrator-local dev
+
+bench: install
+	$(POETRY) run python bench/run_bench.py $(BENCH_ARGS)
+
+deploy: install
+	bash scripts/deploy_dagster_cloud.sh
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .local_bucket .dagster_home

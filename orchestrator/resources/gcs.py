@@ -1,0 +1,251 @@
+"""GCS resources. One code path serves real GCS and the local emulator: only the client differs
+(service-account credentials, or anonymous credentials against STORAGE_EMULATOR_HOST)."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Optional
+from urllib.parse import quote
+
+from dagster import ConfigurableResource
+from google.api_core import exceptions as gcs_errors
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
+from pydantic import PrivateAttr
+
+CACHE_CONTROL = "no-cache"
+
+CONTENT_TYPES = {
+    ".json": "application/json",
+    ".html": "text/html",
+    ".md": "text/markdown",
+    ".csv": "text/csv",
+    ".yaml": "text/yaml",
+    ".yml": "text/yaml",
+    ".svg": "image/svg+xml",
+}
+
+
+def content_type_for(path: str) -> str:
+    for suffix, content_type in CONTENT_TYPES.items():
+        if path.endswith(suffix):
+            return content_type
+    return "application/octet-stream"
+
+
+class ConcurrentWriteError(RuntimeError):
+    """Another writer changed the object since this run read it; nothing was overwritten."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """What a listing tells about one object: enough to detect a change without downloading it."""
+
+    name: str
+    generation: int
+    etag: str
+    md5_hash: Optional[str]
+    size: int
+
+    @property
+    def folder(self) -> str:
+        return self.name.rsplit("/", 1)[0]
+
+
+def glob_to_regex(pattern: str) -> re.Pattern:
+    """`**` crosses folders, `*` stays inside one; the same semantics as GCS `match_glob`."""
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            regex += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            regex += "[^/]*"
+            index += 1
+        else:
+            regex += re.escape(pattern[index])
+            index += 1
+    return re.compile(regex + r"\Z")
+
+
+@lru_cache(maxsize=8)
+def _build_client(gcs_credentials: Optional[str], emulator_host: Optional[str], project: str) -> storage.Client:
+    if emulator_host:
+        # Real credentials against the emulator make the client hang fetching a token.
+        return storage.Client(project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator_host})
+    if gcs_credentials:
+        from google.oauth2 import service_account
+
+        info = json.loads(gcs_credentials)
+        credentials = service_account.Credentials.from_service_account_info(info)
+        return storage.Client(project=info.get("project_id", project), credentials=credentials)
+    return storage.Client(project=project)
+
+
+class GcsClient(ConfigurableResource):
+    """`gcp_gcs_client`: a google.cloud.storage.Client from GCS_CREDENTIALS or for STORAGE_EMULATOR_HOST."""
+
+    gcs_credentials: Optional[str] = None
+    emulator_host: Optional[str] = None
+    project: str = "connector-orchestrator"
+
+    def get_client(self) -> storage.Client:
+        return _build_client(self.gcs_credentials or None, self.emulator_host or None, self.project)
+
+    def public_url(self, bucket_name: str, path: str) -> str:
+        if self.emulator_host:
+            # The emulator serves path-style URLs only for its configured public host; this form always works.
+            return f"{self.emulator_host.rstrip('/')}/download/storage/v1/b/{bucket_name}/o/{quote(path, safe='')}?alt=media"
+        return f"https://storage.googleapis.com/{bucket_name}/{quote(path)}"
+
+
+class GcsBucketManager(ConfigurableResource):
+    """`gcs_bucket_manager`: reads, conditional writes and listings in one bucket."""
+
+    gcp_gcs_client: GcsClient
+    bucket_name: str
+    cdn_base_url: Optional[str] = None
+    max_workers: int = 32
+
+    _bucket: Optional[storage.Bucket] = PrivateAttr(default=None)
+
+    @property
+    def bucket(self) -> storage.Bucket:
+        if self._bucket is None:
+            self._bucket = self.gcp_gcs_client.get_client().bucket(self.bucket_name)
+        return self._bucket
+
+    def public_url(self, path: str) -> str:
+        if self.cdn_base_url:
+            return f"{self.cdn_base_url.rstrip('/')}/{quote(path)}"
+        return self.gcp_gcs_client.public_url(self.bucket_name, path)
+
+    def list_blobs(self, prefix: str, glob: Optional[str] = None) -> list[BlobInfo]:
+        """Every object under `prefix` whose name matches `glob`, sorted by name.
+
+        A listing error propagates: an unreadable bucket must never look like an empty one."""
+        matcher = glob_to_regex(glob) if glob else None
+        iterator = self.gcp_gcs_client.get_client().list_blobs(
+            self.bucket_name,
+            prefix=prefix,
+            match_glob=glob,  # narrows the listing on real GCS; the emulator ignores it
+            fields="items(name,generation,etag,md5Hash,size),nextPageToken",
+            page_size=5000,
+        )
+        blobs = [
+            BlobInfo(blob.name, int(blob.generation), blob.etag, blob.md5_hash, int(blob.size or 0))
+            for blob in iterator
+            if matcher is None or matcher.match(blob.name)
+        ]
+        return sorted(blobs, key=lambda blob: blob.name)
+
+    def read(self, path: str) -> Optional[tuple[bytes, int]]:
+        """The object's bytes and generation, or None when it does not exist."""
+        blob = self.bucket.blob(path)
+        try:
+            data = blob.download_as_bytes()
+        except gcs_errors.NotFound:
+            return None
+        return data, int(blob.generation)
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, Optional[tuple[bytes, int]]]:
+        paths = list(paths)
+        if len(paths) <= 1:
+            return {path: self.read(path) for path in paths}
+        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(paths))) as pool:
+            return dict(zip(paths, pool.map(self.read, paths)))
+
+    def generation_of(self, path: str) -> int:
+        """The live generation, 0 when the object does not exist (GCS's 'must not exist' precondition)."""
+        blob = self.bucket.get_blob(path)
+        return int(blob.generation) if blob is not None else 0
+
+    def write(self, path: str, data: bytes, if_generation_match: Optional[int] = None, content_type: Optional[str] = None) -> int:
+        """Write with a content type and `Cache-Control: no-cache`; with `if_generation_match`, only
+        over the generation this run read (0: only when absent). Returns the new generation."""
+        blob = self.bucket.blob(path)
+        blob.cache_control = CACHE_CONTROL
+        try:
+            blob.upload_from_string(data, content_type=content_type or content_type_for(path), if_generation_match=if_generation_match)
+        except gcs_errors.PreconditionFailed as error:
+            raise ConcurrentWriteError(
+                f"gs://{self.bucket_name}/{path} changed since this run read it (expected generation {if_generation_match}); "
+                "another writer got there first, so nothing was overwritten"
+            ) from error
+        return int(blob.generation)
+
+    def delete(self, path: str, if_generation_match: Optional[int] = None) -> bool:
+        try:
+            self.bucket.blob(path).delete(if_generation_match=if_generation_match)
+        except gcs_errors.NotFound:
+            return False
+        except gcs_errors.PreconditionFailed as error:
+            raise ConcurrentWriteError(f"gs://{self.bucket_name}/{path} changed before it could be deleted") from error
+        return True
+
+    def ensure_bucket(self) -> None:
+        client = self.gcp_gcs_client.get_client()
+        if client.lookup_bucket(self.bucket_name) is None:
+            client.create_bucket(self.bucket_name)
+
+
+class GcsFileManager(ConfigurableResource):
+    """A folder of the bucket (`registry_directory_manager`, ...): writes files and returns their public URL."""
+
+    gcs_bucket_manager: GcsBucketManager
+    prefix: str = ""
+
+    def path_of(self, key: str) -> str:
+        return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
+
+    def read(self, key: str) -> Optional[tuple[bytes, int]]:
+        return self.gcs_bucket_manager.read(self.path_of(key))
+
+    def write(self, key: str, data: bytes | str, if_generation_match: Optional[int] = None) -> str:
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        self.gcs_bucket_manager.write(self.path_of(key), payload, if_generation_match=if_generation_match)
+        return self.public_url(key)
+
+    def public_url(self, key: str) -> str:
+        return self.gcs_bucket_manager.public_url(self.path_of(key))
+
+
+class GcsBlobListing(ConfigurableResource):
+    """A named listing (`latest_metadata_file_blobs`, ...): objects under a prefix matching a glob."""
+
+    gcs_bucket_manager: GcsBucketManager
+    prefix: str
+    glob: str
+
+    def list(self) -> list[BlobInfo]:
+        return self.gcs_bucket_manager.list_blobs(self.prefix, self.glob)
+
+
+class SpecCache(ConfigurableResource):
+    """`spec_cache`: connection specs at specs/<dockerRepository>/<dockerImageTag>/spec[.cloud].json."""
+
+    gcp_gcs_client: GcsClient
+    bucket_name: str
+
+    def spec_path(self, docker_repository: str, docker_image_tag: str, cloud: bool = False) -> str:
+        return f"specs/{docker_repository}/{docker_image_tag}/{'spec.cloud.json' if cloud else 'spec.json'}"
+
+    def find_spec(self, docker_repository: str, docker_image_tag: str, registry: str) -> Optional[dict]:
+        """The cloud spec where one exists for the cloud registry, else the plain spec; None when absent."""
+        bucket = self.gcp_gcs_client.get_client().bucket(self.bucket_name)
+        candidates = [True, False] if registry == "cloud" else [False]
+        for cloud in candidates:
+            try:
+                data = bucket.blob(self.spec_path(docker_repository, docker_image_tag, cloud)).download_as_bytes()
+            except gcs_errors.NotFound:
+                continue
+            return json.loads(data)
+        return None

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+
+class RegistryPublishPolicy(ConfigurableResource):
+    """How much a registry may shrink in one run before publishing is refused.
+
+    A connector may always leave a registry when its own metadata disables that registry; any
+    other disappearance is an unexplained loss, always listed, and fatal past this share."""
+
+    max_unexplained_drop_share: float = Field(default=0.05, ge=0.0, le=1.0)
