@@ -1,0 +1,1 @@
+"""One module per asset group; `orchestrator/__init__.py` loads each with its group name."""

@@ -1,0 +1,175 @@
+"""Group `registry_entry`: each new or changed metadata file → its `oss.json` / `cloud.json` (SPEC §4).
+
+Only files the manifest has not seen at their current generation are processed; a bad file or a
+missing spec is recorded and skipped, and the entry already published for that folder stays."""
+
+import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Optional
+
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH, ICON_LISTING_THRESHOLD, MetadataDefinitions, MetadataFile
+from orchestrator.logic.serialization import to_json_bytes
+from orchestrator.logic.transform import RegistryEntryError, metadata_to_registry_entry
+from orchestrator.models.registry import REGISTRY_NAMES
+from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
+from orchestrator.resources import GcsBucketManager, SpecCache
+from orchestrator.settings import METADATA_FOLDER
+
+
+def registry_entry_path(metadata_path: str, registry: str) -> str:
+    return f"{metadata_path.rsplit('/', 1)[0]}/{registry}.json"
+
+
+@dataclass
+class RegistryEntryResult:
+    """What this run wrote, deleted and failed, and the manifest as it now stands."""
+
+    manifest: EntryManifest
+    written: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in REGISTRY_NAMES})
+    deleted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def disabled_definition_ids(self, registry: str) -> set[str]:
+        """Connectors whose current latest/ metadata disables this registry: they may leave it."""
+        return {
+            record.definition_id
+            for path, record in self.manifest.files.items()
+            if path.endswith("/latest/metadata.yaml")
+            and record.definition_id
+            and record.registries.get(registry, RegistryEntryOutcome(status="written")).status == "disabled"
+        }
+
+
+@asset(description="The new or changed valid metadata files, each with the public URL of its icon when one sits beside it.")
+def metadata_entry(
+    context: AssetExecutionContext, metadata_definitions: MetadataDefinitions, gcs_bucket_manager: GcsBucketManager
+) -> Output[list[MetadataFile]]:
+    valid = [item for item in metadata_definitions.changed if item.valid]
+    if len(valid) > ICON_LISTING_THRESHOLD:
+        icons = {blob.name for blob in gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", f"{METADATA_FOLDER}/**/icon.svg")}
+    else:
+        icons = {f"{item.folder}/icon.svg" for item in valid if gcs_bucket_manager.generation_of(f"{item.folder}/icon.svg")}
+    valid = [
+        dataclasses.replace(item, icon_url=gcs_bucket_manager.public_url(f"{item.folder}/icon.svg") if f"{item.folder}/icon.svg" in icons else None)
+        for item in valid
+    ]
+    return Output(
+        valid,
+        metadata={
+            "metadata_entries": len(valid),
+            "with_icon": sum(1 for item in valid if item.icon_url),
+            "preview": MetadataValue.md(
+                "\n".join(["| metadata file | icon |", "|---|---|"] + [f"| {item.path} | {bool(item.icon_url)} |" for item in valid[:20]])
+            ),
+        },
+    )
+
+
+class _CachedSpecLookup:
+    """Specs are shared by many versions' entries (oss and cloud alike): fetch each once per run."""
+
+    def __init__(self, spec_cache: SpecCache):
+        self._spec_cache = spec_cache
+        self._specs: dict[tuple[str, str, str], Optional[dict]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, repository: str, tag: str, registry: str) -> Optional[dict]:
+        key = (repository, tag, registry)
+        with self._lock:
+            if key in self._specs:
+                return self._specs[key]
+        spec = self._spec_cache.find_spec(repository, tag, registry)
+        with self._lock:
+            self._specs[key] = spec
+        return spec
+
+
+def _build_entries(item: MetadataFile, spec_lookup: _CachedSpecLookup, gcs_bucket_manager: GcsBucketManager) -> ProcessedMetadataFile:
+    record = ProcessedMetadataFile(
+        generation=item.generation,
+        etag=item.etag,
+        valid=True,
+        definition_id=str(item.data.get("definitionId")),
+        connector_type=str(item.data.get("connectorType")),
+    )
+    for registry in REGISTRY_NAMES:
+        path = registry_entry_path(item.path, registry)
+        try:
+            entry = metadata_to_registry_entry(item.data, registry, item.icon_url, spec_lookup)
+        except RegistryEntryError as error:
+            record.registries[registry] = RegistryEntryOutcome(status="failed", error=f"{item.path}: {error}")
+            continue
+        if entry is None:
+            gcs_bucket_manager.delete(path)
+            record.registries[registry] = RegistryEntryOutcome(status="disabled")
+        else:
+            gcs_bucket_manager.write(path, to_json_bytes(entry))
+            record.registries[registry] = RegistryEntryOutcome(status="written")
+    return record
+
+
+@asset(description="Writes oss.json / cloud.json beside each new or changed metadata file, deletes them where a registry is disabled.")
+def registry_entry(
+    context: AssetExecutionContext,
+    metadata_definitions: MetadataDefinitions,
+    metadata_entry: list[MetadataFile],
+    gcs_bucket_manager: GcsBucketManager,
+    spec_cache: SpecCache,
+) -> Output[RegistryEntryResult]:
+    files = dict(metadata_definitions.manifest.files)
+    for item in metadata_definitions.changed:
+        if not item.valid:
+            files[item.path] = ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems)
+
+    spec_lookup = _CachedSpecLookup(spec_cache)
+    if metadata_entry:
+        with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(metadata_entry))) as pool:
+            records = list(pool.map(lambda item: _build_entries(item, spec_lookup, gcs_bucket_manager), metadata_entry))
+    else:
+        records = []
+    result = RegistryEntryResult(manifest=EntryManifest())
+    for item, record in zip(metadata_entry, records):
+        files[item.path] = record
+        for registry, outcome in record.registries.items():
+            if outcome.status == "written":
+                result.written[registry].append(registry_entry_path(item.path, registry))
+            elif outcome.status == "failed":
+                result.failed[f"{item.path} ({registry})"] = outcome.error or "failed"
+                context.log.error(outcome.error)
+
+    # A metadata file that is gone takes its entries with it.
+    for path in metadata_definitions.deleted:
+        files.pop(path, None)
+        for registry in REGISTRY_NAMES:
+            if gcs_bucket_manager.delete(registry_entry_path(path, registry)):
+                result.deleted.append(registry_entry_path(path, registry))
+
+    result.manifest = EntryManifest(files=dict(sorted(files.items())))
+    if result.manifest != metadata_definitions.manifest:
+        # Conditional on the generation read at the start: a concurrent run is detected, not overwritten.
+        gcs_bucket_manager.write(
+            ENTRY_MANIFEST_PATH, to_json_bytes(result.manifest.model_dump(mode="json")), if_generation_match=metadata_definitions.manifest_generation
+        )
+
+    written_count = sum(len(paths) for paths in result.written.values())
+    return Output(
+        result,
+        metadata={
+            "processed_metadata_files": len(metadata_entry),
+            "oss_entries_written": len(result.written["oss"]),
+            "cloud_entries_written": len(result.written["cloud"]),
+            "entries_deleted": len(result.deleted),
+            "failed": len(result.failed),
+            "manifest_records": len(result.manifest.files),
+            "written_urls": MetadataValue.md(
+                "\n".join(f"- [{path}]({gcs_bucket_manager.public_url(path)})" for paths in result.written.values() for path in paths[:25])
+                or "Nothing written: no metadata file changed."
+            ),
+            "failures": MetadataValue.md("\n".join(f"- {key}: {error}" for key, error in result.failed.items()) or "None."),
+            "entries_written_total": written_count,
+        },
+    )

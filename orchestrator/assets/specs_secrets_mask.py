@@ -1,0 +1,39 @@
+"""Group `specs_secrets_mask`: every spec property marked `airbyte_secret: true`, as a YAML mask."""
+
+from dagster import AssetExecutionContext, AssetIn, MetadataValue, Output, asset
+
+from orchestrator.assets.registry import StagedRegistry
+from orchestrator.logic.registry import registry_entries
+from orchestrator.logic.secrets import all_secret_property_names, secrets_mask_yaml
+from orchestrator.resources import GcsFileManager
+
+SECRETS_MASK_FILE = "specs_secrets_mask.yaml"
+
+
+@asset(
+    ins={"oss": AssetIn("latest_oss_registry_entries"), "cloud": AssetIn("latest_cloud_registry_entries")},
+    deps=["persisted_oss_registry", "persisted_cloud_registry"],
+    description="Names of every spec property marked airbyte_secret in the published registries, at any depth.",
+)
+def all_specs_secrets(context: AssetExecutionContext, oss: StagedRegistry, cloud: StagedRegistry) -> Output[list[str]]:
+    specs = [entry.get("spec") or {} for staged in (oss, cloud) for entry in registry_entries(staged.registry)]
+    names = sorted(all_secret_property_names(specs))
+    return Output(names, metadata={"secret_properties": len(names), "specs_scanned": len(specs), "preview": MetadataValue.md(", ".join(names[:50]))})
+
+
+@asset(description="Writes registries/v0/specs_secrets_mask.yaml (`properties:` sorted list); rewritten only when it changes.")
+def specs_secrets_mask_yaml(
+    context: AssetExecutionContext,
+    all_specs_secrets: list[str],
+    registry_directory_manager: GcsFileManager,
+) -> Output[str]:
+    payload = secrets_mask_yaml(all_specs_secrets)
+    stored = registry_directory_manager.read(SECRETS_MASK_FILE)
+    changed = stored is None or stored[0] != payload
+    if changed:
+        registry_directory_manager.write(SECRETS_MASK_FILE, payload, if_generation_match=stored[1] if stored else 0)
+    url = registry_directory_manager.public_url(SECRETS_MASK_FILE)
+    return Output(
+        url,
+        metadata={"url": MetadataValue.url(url), "published": changed, "secret_properties": len(all_specs_secrets), "preview": MetadataValue.md(f"```yaml\n{payload.decode()[:2000]}\n```")},
+    )

@@ -1,0 +1,1 @@
+"""The embedded local bucket: a fake-gcs-server emulator with a realistic, generated sample bucket."""

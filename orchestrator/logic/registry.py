@@ -1,0 +1,156 @@
+"""Registries from entries, their safety checks, and the diff between two registries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional
+
+from pydantic import ValidationError
+
+from orchestrator.logic.transform import entry_connector_type, entry_definition_id
+from orchestrator.models.registry import ConnectorRegistryV0
+
+
+def build_registry(entries_by_path: Mapping[str, dict]) -> dict:
+    """`{"destinations": [...], "sources": [...]}`, each ordered by the entry's bucket path."""
+    registry: dict[str, list] = {"destinations": [], "sources": []}
+    for path in sorted(entries_by_path):
+        entry = entries_by_path[path]
+        registry["sources" if entry_connector_type(entry) == "source" else "destinations"].append(entry)
+    return registry
+
+
+def registry_entries(registry: Optional[dict]) -> list[dict]:
+    if not registry:
+        return []
+    return [*registry.get("sources", []), *registry.get("destinations", [])]
+
+
+def connector_summary(entry: dict) -> dict:
+    return {
+        "definitionId": entry_definition_id(entry),
+        "name": entry.get("name"),
+        "dockerRepository": entry.get("dockerRepository"),
+        "dockerImageTag": entry.get("dockerImageTag"),
+        "connectorType": entry_connector_type(entry),
+    }
+
+
+def schema_problems(registry: dict) -> list[str]:
+    try:
+        ConnectorRegistryV0.model_validate(registry)
+    except ValidationError as error:
+        return [f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()]
+    return []
+
+
+def duplicate_definition_ids(registry: dict) -> list[str]:
+    duplicates = []
+    for kind in ("sources", "destinations"):
+        seen: dict[str, str] = {}
+        for entry in registry.get(kind, []):
+            definition_id = entry_definition_id(entry)
+            if definition_id in seen:
+                duplicates.append(f"{kind}: {definition_id} is both {seen[definition_id]} and {entry.get('dockerRepository')}")
+            seen.setdefault(definition_id, str(entry.get("dockerRepository")))
+    return duplicates
+
+
+@dataclass
+class DropAnalysis:
+    """Connectors that the new registry no longer has, split by whether their metadata explains it."""
+
+    previous_count: int
+    explained: list[dict] = field(default_factory=list)
+    unexplained: list[dict] = field(default_factory=list)
+
+    @property
+    def unexplained_share(self) -> float:
+        return len(self.unexplained) / self.previous_count if self.previous_count else 0.0
+
+    def describe(self, connectors: Iterable[dict]) -> str:
+        return ", ".join(f"{item['name']} ({item['dockerRepository']}, {item['definitionId']})" for item in connectors)
+
+
+def analyse_drops(previous: Optional[dict], new: dict, disabled_definition_ids: set[str]) -> DropAnalysis:
+    """A connector may leave a registry only when its metadata disables that registry."""
+    new_ids = {entry_definition_id(entry) for entry in registry_entries(new)}
+    previous_entries = registry_entries(previous)
+    analysis = DropAnalysis(previous_count=len(previous_entries))
+    for entry in previous_entries:
+        definition_id = entry_definition_id(entry)
+        if definition_id in new_ids:
+            continue
+        bucket = analysis.explained if definition_id in disabled_definition_ids else analysis.unexplained
+        bucket.append(connector_summary(entry))
+    return analysis
+
+
+def diff_registries(previous: Optional[dict], new: dict, registry_name: str) -> dict:
+    before = {entry_definition_id(entry): entry for entry in registry_entries(previous)}
+    after = {entry_definition_id(entry): entry for entry in registry_entries(new)}
+    changed = []
+    for definition_id in sorted(before.keys() & after.keys(), key=lambda key: str(after[key].get("dockerRepository"))):
+        old, current = before[definition_id], after[definition_id]
+        if (old.get("dockerRepository"), old.get("dockerImageTag")) != (current.get("dockerRepository"), current.get("dockerImageTag")):
+            summary = connector_summary(current)
+            del summary["dockerImageTag"]
+            changed.append({**summary, "from": old.get("dockerImageTag"), "to": current.get("dockerImageTag")})
+
+    def summaries(entries: Mapping[str, dict], ids: set[str]) -> list[dict]:
+        return sorted((connector_summary(entries[key]) for key in ids), key=lambda item: str(item["dockerRepository"]))
+
+    return {
+        "registry": registry_name,
+        "added": summaries(after, after.keys() - before.keys()),
+        "removed": summaries(before, before.keys() - after.keys()),
+        "changed": changed,
+    }
+
+
+def diff_markdown(diff: dict) -> str:
+    lines = [f"**{diff['registry']} registry**: {len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} version changes", ""]
+    if not (diff["added"] or diff["removed"] or diff["changed"]):
+        return lines[0] + "\n\nNo change."
+    lines += ["| change | connector | image |", "|---|---|---|"]
+    for item in diff["added"]:
+        lines.append(f"| added | {item['name']} | {item['dockerRepository']}:{item['dockerImageTag']} |")
+    for item in diff["removed"]:
+        lines.append(f"| removed | {item['name']} | {item['dockerRepository']}:{item['dockerImageTag']} |")
+    for item in diff["changed"]:
+        lines.append(f"| {item['from']} → {item['to']} | {item['name']} | {item['dockerRepository']} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SafetyCheck:
+    name: str
+    passed: bool
+    description: str
+
+
+def publish_safety_checks(
+    registry_name: str, registry: dict, previous: Optional[dict], disabled_definition_ids: set[str], max_unexplained_drop_share: float
+) -> list[SafetyCheck]:
+    """The properties a staged registry must have before it may replace the published one."""
+    schema = schema_problems(registry)
+    duplicates = duplicate_definition_ids(registry)
+    size = len(registry_entries(registry))
+    drops = analyse_drops(previous, registry, disabled_definition_ids)
+    unexplained = drops.describe(drops.unexplained)
+    loss_ok = not drops.unexplained or drops.unexplained_share <= max_unexplained_drop_share
+    if not drops.unexplained:
+        loss_text = "no connector left the registry without its metadata disabling it"
+    else:
+        loss_text = (
+            f"{len(drops.unexplained)} of {drops.previous_count} connectors ({drops.unexplained_share:.1%}) would leave the "
+            f"{registry_name} registry without their metadata disabling it (limit {max_unexplained_drop_share:.0%}): {unexplained}"
+        )
+    if drops.explained:
+        loss_text += f"; disabled by their metadata: {drops.describe(drops.explained)}"
+    return [
+        SafetyCheck("schema_valid", not schema, "; ".join(schema) or f"{size} entries match the registry schema"),
+        SafetyCheck("no_duplicate_definition_ids", not duplicates, "; ".join(duplicates) or "every definition id appears once"),
+        SafetyCheck("not_empty", size > 0, f"{size} connectors" if size else f"the {registry_name} registry would be empty"),
+        SafetyCheck("no_unexplained_loss", loss_ok, loss_text),
+    ]

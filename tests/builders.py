@@ -1,0 +1,88 @@
+"""Small, explicit builders of metadata documents and specs for tests (no sample generator involved)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from typing import Any, Optional
+
+import yaml
+
+
+def make_data(name: str = "source-example", connector_type: str = "source", tag: str = "1.2.3", **fields: Any) -> dict:
+    definition_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{connector_type}/{name}"))
+    data = {
+        "name": name.replace("-", " ").title(),
+        "definitionId": definition_id,
+        "connectorType": connector_type,
+        "dockerRepository": f"airbyte/{name}",
+        "dockerImageTag": tag,
+        "license": "MIT",
+        "documentationUrl": f"https://docs.example.com/integrations/{connector_type}s/{name}",
+        "githubIssueLabel": name,
+        "connectorSubtype": "api",
+        "releaseStage": "beta",
+        "supportLevel": "community",
+        "tags": ["language:python"],
+        "registryOverrides": {"oss": {"enabled": True}, "cloud": {"enabled": True}},
+    }
+    data.update(fields)
+    return data
+
+
+def make_document(data: dict) -> dict:
+    return {"metadataSpecVersion": "1.0", "data": copy.deepcopy(data)}
+
+
+def to_yaml(data: dict) -> bytes:
+    return yaml.safe_dump(make_document(data), sort_keys=False).encode()
+
+
+def make_spec(secret: str = "api_key", title: str = "Example") -> dict:
+    return {
+        "documentationUrl": "https://docs.example.com",
+        "connectionSpecification": {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "title": title,
+            "type": "object",
+            "required": [secret],
+            "properties": {
+                secret: {"type": "string", "airbyte_secret": True},
+                "start_date": {"type": "string"},
+                "credentials": {
+                    "type": "object",
+                    "oneOf": [
+                        {"title": "OAuth", "properties": {"client_secret": {"type": "string", "airbyte_secret": True}, "client_id": {"type": "string"}}},
+                        {"title": "Token", "properties": {"personal_token": {"type": "string", "airbyte_secret": True}}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def put_connector(
+    gcs_env: dict,
+    data: dict,
+    spec: Optional[dict] = None,
+    cloud_spec: Optional[dict] = None,
+    icon: bool = True,
+    latest: bool = True,
+    spec_images: Optional[list[tuple[str, str]]] = None,
+) -> list[str]:
+    """Upload one version (and its latest/ copy) plus the spec(s) its entries will need."""
+    metadata, specs = gcs_env["metadata"], gcs_env["specs"]
+    folders = [f"metadata/{data['dockerRepository']}/{data['dockerImageTag']}"]
+    if latest:
+        folders.append(f"metadata/{data['dockerRepository']}/latest")
+    for folder in folders:
+        metadata.write(f"{folder}/metadata.yaml", to_yaml(data))
+        if icon:
+            metadata.write(f"{folder}/icon.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    spec = spec if spec is not None else make_spec()
+    for repository, tag in spec_images or [(data["dockerRepository"], data["dockerImageTag"])]:
+        specs.write(f"specs/{repository}/{tag}/spec.json", json.dumps(spec).encode())
+        if cloud_spec is not None:
+            specs.write(f"specs/{repository}/{tag}/spec.cloud.json", json.dumps(cloud_spec).encode())
+    return [f"{folder}/metadata.yaml" for folder in folders]
