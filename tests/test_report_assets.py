@@ -2,6 +2,7 @@
 
 import json
 import urllib.request
+from html import escape as html_escape
 
 import dagster
 import pytest
@@ -77,7 +78,9 @@ def test_report_is_written_with_content_type_cache_control_and_metadata(resource
     assert html_url == bound.gcs_bucket_manager.public_url(HTML_PATH)
     with urllib.request.urlopen(html_url, timeout=10) as response:  # the emulator serves the public URL
         assert response.read().decode("utf-8") == html
-    assert report_metadata["json_url"].value == bound.gcs_bucket_manager.public_url(JSON_PATH)
+    json_url = bound.gcs_bucket_manager.public_url(JSON_PATH)
+    assert report_metadata["json_url"].value == json_url
+    assert f'href="{html_escape(json_url)}"' in html  # the page links to its JSON twin wherever it is served
     assert report_metadata["sources_oss"].value == 3 and report_metadata["destinations_cloud"].value == 2
     assert report_metadata["sources_images_differ"].value == 1
     assert report_metadata["oss_last_changes"].value == "1 added, 1 removed, 1 changed"

@@ -137,7 +137,7 @@ def connector_registry_report(
     report = build_report_data(all_sources_dataframe, all_destinations_dataframe, changes)
     # JSON first: the HTML links to it, so it should never point at a missing or older file.
     json_url = registry_report_directory_manager.write(REPORT_JSON, render_json_report(report))
-    html_url = registry_report_directory_manager.write(REPORT_HTML, render_html_report(report))
+    html_url = registry_report_directory_manager.write(REPORT_HTML, render_html_report(report, json_url=json_url))
 
     sources, destinations = report["counts"]["sources"], report["counts"]["destinations"]
     metadata = {

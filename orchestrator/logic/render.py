@@ -76,11 +76,14 @@ def _report_script() -> tuple[str, Markup]:
     return source, Markup(f"'sha256-{digest}'")
 
 
-def render_html_report(report_data: dict) -> str:
+def render_html_report(report_data: dict, json_url: Optional[str] = None) -> str:
+    """`json_url`: where the JSON twin is published. Without it the page links to it relatively,
+    which only works where the two sit in one folder of a path-style URL (GCS, a CDN, a disk)."""
     script, script_hash = _report_script()
     template = report_environment().get_template(HTML_TEMPLATE)
     return template.render(
         report=report_data,
+        json_url=safe_url(json_url) or "connector_registry_report.json",
         registry_names=REGISTRY_NAMES,
         registry_labels=REGISTRY_LABELS,
         # Our own file, not data: marked safe so it is inlined byte for byte (the hash must match).
