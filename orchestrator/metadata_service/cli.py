@@ -1,0 +1,105 @@
+"""`metadata_service validate <metadata.yaml or its folder>` and
+`metadata_service upload <metadata.yaml> <bucket> [--check-docker-hub]`.
+
+Exit codes: 0 success (including an upload that had nothing to change), 1 invalid file, refused
+upload or concurrent change, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from google.api_core import exceptions as gcs_errors
+
+from orchestrator.metadata_service.upload import (
+    UsageError,
+    metadata_files_under,
+    parse_bucket_argument,
+    upload_metadata,
+    validate_file,
+)
+
+
+def _bucket_manager(bucket_name: str):
+    from orchestrator.resources.gcs import GcsBucketManager, GcsClient
+    from orchestrator.settings import load_environment
+
+    load_environment()
+    client = GcsClient(gcs_credentials=os.environ.get("GCS_CREDENTIALS") or None,
+                       emulator_host=os.environ.get("STORAGE_EMULATOR_HOST") or None)
+    return GcsBucketManager(gcp_gcs_client=client, bucket_name=bucket_name)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failures = 0
+    for path in metadata_files_under(args.path):
+        result = validate_file(path)
+        if result.ok:
+            print(f"valid: {path}")
+        else:
+            failures += 1
+            for problem in result.problems:
+                print(problem)
+    if failures:
+        print(f"{failures} invalid metadata file(s)", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    bucket_name, expected = parse_bucket_argument(args.bucket)
+    bucket = _bucket_manager(bucket_name)
+    try:
+        result = upload_metadata(args.metadata_file, bucket, expected_destination=expected, check_docker_hub=args.check_docker_hub)
+    except gcs_errors.NotFound as error:
+        print(f"gs://{bucket_name}: {error.message if hasattr(error, 'message') else error}", file=sys.stderr)
+        return 1
+    if result.problems:
+        for problem in result.problems:
+            print(problem)
+        print(f"upload refused: {len(result.problems)} problem(s); nothing was written to gs://{bucket_name}", file=sys.stderr)
+        return 1
+    for path in result.written:
+        print(f"uploaded gs://{bucket_name}/{path}")
+    for path in result.unchanged:
+        print(f"unchanged gs://{bucket_name}/{path} (same MD5)")
+    for note in result.notes:
+        print(note)
+    if result.conflict:
+        print(f"upload stopped: {result.conflict}", file=sys.stderr)
+        return 1
+    if not result.changed:
+        print(f"nothing to upload: gs://{bucket_name} already holds these files unchanged")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metadata_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="validate a metadata.yaml (or every one under a folder)")
+    validate.add_argument("path", type=Path, help="metadata.yaml or its folder")
+    validate.set_defaults(handler=cmd_validate)
+    upload = commands.add_parser("upload", help="validate, then upload to metadata/<repo>/<tag>/ and latest/")
+    upload.add_argument("metadata_file", type=Path, help="metadata.yaml (icon.svg beside it is uploaded too)")
+    upload.add_argument("bucket", help="bucket name or gs://bucket (optionally gs://bucket/metadata/<repo>/<tag> to assert the destination)")
+    upload.add_argument("--check-docker-hub", action="store_true",
+                        help="before writing, check that the images exist on Docker Hub (needs the network)")
+    upload.set_defaults(handler=cmd_upload)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"metadata_service: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
