@@ -1,0 +1,200 @@
+"""`orchestrator-local`: the embedded local bucket and the code location on a laptop.
+
+  start        start the GCS emulator in the background (idempotent) and create the buckets
+  stop         stop it
+  status       say whether it runs
+  load-sample  write the generated sample bucket (skips objects that are already identical)
+  run          start + load the sample into an empty bucket + run generate_registry, print what it wrote
+  dev          start + `dagster dev -m orchestrator`; Ctrl-C stops both
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from orchestrator.local import emulator
+from orchestrator.local.sample import SPEC_SIZES
+
+_PROGRESS_STEPS = 10
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _config(args: argparse.Namespace) -> emulator.EmulatorConfig:
+    return emulator.EmulatorConfig.from_environment(args.state_dir)
+
+
+def _start(config: emulator.EmulatorConfig) -> emulator.EmulatorStatus:
+    status = emulator.start_emulator(config)
+    _say(f"emulator: {status.message}")
+    # Everything downstream (resources, clients) reads the address from the environment.
+    os.environ["STORAGE_EMULATOR_HOST"] = config.url
+    created = emulator.ensure_buckets(config.url, emulator.configured_bucket_names())
+    if created:
+        _say(f"created bucket(s): {', '.join(created)}")
+    return status
+
+
+def _bucket_managers(config: emulator.EmulatorConfig):
+    from orchestrator.resources.gcs import GcsBucketManager, GcsClient
+
+    metadata_bucket, spec_bucket = emulator.configured_bucket_names()
+    client = GcsClient(emulator_host=config.url)
+    cdn = os.environ.get("METADATA_CDN_BASE_URL") or None
+    return (GcsBucketManager(gcp_gcs_client=client, bucket_name=metadata_bucket, cdn_base_url=cdn),
+            GcsBucketManager(gcp_gcs_client=client, bucket_name=spec_bucket))
+
+
+def _load_sample(config: emulator.EmulatorConfig, args: argparse.Namespace) -> None:
+    from orchestrator.local.load import load_sample
+    from orchestrator.local.sample import generate_sample
+
+    started = time.perf_counter()
+    sample = generate_sample(connectors=args.connectors, versions=args.versions, seed=args.seed, spec_size=args.spec_size)
+    _say(f"sample: {len(sample.connectors)} connectors x {args.versions} versions (seed {args.seed}, {args.spec_size} specs): "
+         f"{len(sample.metadata_objects)} metadata-bucket files, {len(sample.spec_objects)} spec-cache files")
+    last_step: dict[str, int] = {}
+
+    def progress(bucket: str, done: int, total: int) -> None:
+        if total == 0:
+            _say(f"  {bucket}: nothing to write, every file is already there")
+            return
+        step = done * _PROGRESS_STEPS // total
+        if done == 0 or done == total or step > last_step.get(bucket, -1):
+            last_step[bucket] = step
+            _say(f"  {bucket}: {done}/{total} files written")
+
+    metadata, specs = _bucket_managers(config)
+    reports = load_sample(sample, metadata, specs, workers=args.workers, progress=progress)
+    written = sum(report.written for report in reports)
+    unchanged = sum(report.unchanged for report in reports)
+    _say(f"loaded in {time.perf_counter() - started:.1f}s: {written} files written, {unchanged} unchanged")
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _start(config)
+    _say(f"data: {config.data_dir}  log: {config.log_file}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    stopped = emulator.stop_emulator(_config(args))
+    _say(f"emulator stopped (pid {', '.join(map(str, stopped))})" if stopped else "emulator was not running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = emulator.emulator_status(_config(args))
+    _say(f"emulator: {status.message}")
+    return 0 if status.running else 3
+
+
+def cmd_load_sample(args: argparse.Namespace) -> int:
+    config = _config(args)
+    _start(config)
+    _load_sample(config, args)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestrator.local.load import bucket_has_metadata
+    from orchestrator.local.runner import execute_job, prepare_dagster_home, summarize_bucket
+
+    config = _config(args)
+    _start(config)
+    metadata, _ = _bucket_managers(config)
+    if bucket_has_metadata(metadata):
+        _say(f"bucket {metadata.bucket_name} already holds metadata: using it as it is")
+    else:
+        _say(f"bucket {metadata.bucket_name} has no metadata yet: loading the sample")
+        _load_sample(config, args)
+
+    home = prepare_dagster_home()
+    _say(f"running {args.job} (DAGSTER_HOME={home}) ...")
+    started = time.perf_counter()
+    outcome = execute_job(args.job)
+    state = "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
+    _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `orchestrator-local dev`")
+
+    summary = summarize_bucket(metadata)
+    _say("registry files:")
+    for registry in summary.registries:
+        _say(f"  {registry.gs_url}  ({registry.sources} sources, {registry.destinations} destinations)\n    {registry.public_url}")
+    if not summary.registries:
+        _say("  (none written)")
+    for _path, gs_url, public_url in summary.other_files:
+        _say(f"  {gs_url}\n    {public_url}")
+    invalid_files = sorted({problem.split(": ", 1)[0] for problem in summary.invalid_files})
+    _say(f"metadata files: {summary.metadata_files}, invalid: {len(invalid_files)}")
+    for problem in summary.invalid_files:
+        _say(f"  {problem}")
+    _say(f"the emulator keeps running at {config.url}; stop it with `orchestrator-local stop`")
+    return 0 if outcome.success else 1
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from orchestrator.local.runner import supervise_dagster_dev
+
+    config = _config(args)
+    _start(config)
+
+    def stop_emulator() -> None:
+        if args.keep_emulator:
+            _say(f"emulator left running at {config.url}")
+            return
+        stopped = emulator.stop_emulator(config)
+        _say(f"emulator stopped (pid {', '.join(map(str, stopped))})" if stopped else "emulator was not running")
+
+    return supervise_dagster_dev(port=args.port, host=args.host, on_exit=stop_emulator, echo=_say)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchestrator-local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="emulator state: data/, emulator.log, emulator.pid (default: <project>/.local_bucket)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def sample_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--connectors", type=int, default=40, help="number of connectors (default 40)")
+        command.add_argument("--versions", type=int, default=3, help="published versions per connector (default 3)")
+        command.add_argument("--seed", type=int, default=7, help="seed of the generator (default 7)")
+        command.add_argument("--spec-size", choices=SPEC_SIZES, default="small", help="small specs, or realistic 5-50 KB ones")
+        command.add_argument("--workers", type=int, default=10, help="parallel uploads (default 10)")
+
+    commands.add_parser("start", help="start the emulator and create the buckets").set_defaults(handler=cmd_start)
+    commands.add_parser("stop", help="stop the emulator").set_defaults(handler=cmd_stop)
+    commands.add_parser("status", help="exit 0 when the emulator runs, 3 when not").set_defaults(handler=cmd_status)
+    load = commands.add_parser("load-sample", help="write the generated sample bucket")
+    sample_options(load)
+    load.set_defaults(handler=cmd_load_sample)
+    run = commands.add_parser("run", help="start, load the sample into an empty bucket, run generate_registry")
+    sample_options(run)
+    run.add_argument("--job", default="generate_registry", help="job to run (default generate_registry)")
+    run.set_defaults(handler=cmd_run)
+    dev = commands.add_parser("dev", help="start the emulator and dagster dev (UI at http://localhost:3000)")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--keep-emulator", action="store_true", help="leave the emulator running when dagster dev stops")
+    dev.set_defaults(handler=cmd_dev)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except emulator.EmulatorError as error:
+        print(f"orchestrator-local: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
