@@ -206,6 +206,15 @@ def test_cli_start_load_sample_stop(config, cli_env, capsys):
     assert main([*cli_env, "status"]) == 3
 
 
+def test_cli_refuses_to_run_locally_when_the_environment_selects_real_gcs(config, cli_env, monkeypatch, capsys):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    monkeypatch.setenv("GCS_CREDENTIALS", '{"type": "service_account"}')
+    for command in (["load-sample"], ["run"], ["dev"]):
+        assert main([*cli_env, *command]) == 1
+        assert "would use real GCS" in capsys.readouterr().err
+    assert emulator_pids(config) == []
+
+
 def _registry_job_available() -> bool:
     try:
         from orchestrator.local.runner import load_definitions
@@ -280,7 +289,9 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
         with pytest.raises(ProcessLookupError):
             os.killpg(dagster_group[0], 0)  # nothing of dagster dev's group is left
         assert not process_alive(emulator_pid)
-        assert "emulator stopped" in (tmp_path / "dev.log").read_text()
+        output = (tmp_path / "dev.log").read_text()
+        assert "has no metadata yet: loading the sample" in output
+        assert "emulator stopped" in output
     finally:
         if dev.poll() is None:
             dev.kill()

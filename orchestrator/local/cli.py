@@ -5,7 +5,8 @@
   status       say whether it runs
   load-sample  write the generated sample bucket (skips objects that are already identical)
   run          start + load the sample into an empty bucket + run generate_registry, print what it wrote
-  dev          start + `dagster dev -m orchestrator`; Ctrl-C stops both
+  dev          start + load the sample into an empty bucket + `dagster dev -m orchestrator`;
+               Ctrl-C (or SIGTERM) stops dagster dev's process group and the emulator
 """
 
 from __future__ import annotations
@@ -29,6 +30,27 @@ def _say(message: str) -> None:
 
 def _config(args: argparse.Namespace) -> emulator.EmulatorConfig:
     return emulator.EmulatorConfig.from_environment(args.state_dir)
+
+
+def _require_local_environment() -> None:
+    """The code location picks real GCS when GCS_CREDENTIALS is set without STORAGE_EMULATOR_HOST;
+    a local run must never write the sample or registries there."""
+    if os.environ.get("GCS_CREDENTIALS") and not os.environ.get("STORAGE_EMULATOR_HOST"):
+        raise emulator.EmulatorError(
+            "GCS_CREDENTIALS is set without STORAGE_EMULATOR_HOST, so the code location would use real GCS; "
+            "unset GCS_CREDENTIALS (or set STORAGE_EMULATOR_HOST) to run against the local bucket"
+        )
+
+
+def _load_sample_if_empty(config: emulator.EmulatorConfig, args: argparse.Namespace) -> None:
+    from orchestrator.local.load import bucket_has_metadata
+
+    metadata, _ = _bucket_managers(config)
+    if bucket_has_metadata(metadata):
+        _say(f"bucket {metadata.bucket_name} already holds metadata: using it as it is")
+    else:
+        _say(f"bucket {metadata.bucket_name} has no metadata yet: loading the sample")
+        _load_sample(config, args)
 
 
 def _start(config: emulator.EmulatorConfig) -> emulator.EmulatorStatus:
@@ -98,6 +120,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_load_sample(args: argparse.Namespace) -> int:
+    _require_local_environment()
     config = _config(args)
     _start(config)
     _load_sample(config, args)
@@ -105,17 +128,13 @@ def cmd_load_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestrator.local.load import bucket_has_metadata
     from orchestrator.local.runner import execute_job, prepare_dagster_home, summarize_bucket
 
+    _require_local_environment()
     config = _config(args)
     _start(config)
+    _load_sample_if_empty(config, args)
     metadata, _ = _bucket_managers(config)
-    if bucket_has_metadata(metadata):
-        _say(f"bucket {metadata.bucket_name} already holds metadata: using it as it is")
-    else:
-        _say(f"bucket {metadata.bucket_name} has no metadata yet: loading the sample")
-        _load_sample(config, args)
 
     home = prepare_dagster_home()
     _say(f"running {args.job} (DAGSTER_HOME={home}) ...")
@@ -143,8 +162,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from orchestrator.local.runner import supervise_dagster_dev
 
+    _require_local_environment()
     config = _config(args)
     _start(config)
+    if not args.no_sample:
+        _load_sample_if_empty(config, args)
 
     def stop_emulator() -> None:
         if args.keep_emulator:
@@ -183,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--keep-emulator", action="store_true", help="leave the emulator running when dagster dev stops")
+    dev.add_argument("--no-sample", action="store_true", help="do not load the sample into an empty bucket")
+    sample_options(dev)
     dev.set_defaults(handler=cmd_dev)
     return parser
 

@@ -175,28 +175,31 @@ def supervise_dagster_dev(
     process stop the group (signalling only `dagster dev` itself proved unreliable: started in the
     background it ignored SIGTERM), then `on_exit` runs (stopping the emulator). Returns an exit code."""
     home = prepare_dagster_home()
-    process = subprocess.Popen(
-        dagster_dev_command(port, host, extra),
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        start_new_session=True,
-    )
     received: list[int] = []
 
     def request_stop(signum, _frame) -> None:
         received.append(signum)
 
+    # Handlers first: a Ctrl-C arriving while dagster dev starts must not orphan its process group.
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    echo(f"dagster dev (pid {process.pid}) starting: UI at http://{host}:{port} — Ctrl-C stops it and the emulator")
+    process: Optional[subprocess.Popen] = None
     try:
+        process = subprocess.Popen(
+            dagster_dev_command(port, host, extra),
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DAGSTER_HOME": str(home)},
+            start_new_session=True,
+        )
+        echo(f"dagster dev (pid {process.pid}) starting: UI at http://{host}:{port} - Ctrl-C stops it and the emulator")
         while process.poll() is None and not received:
             time.sleep(0.2)
     finally:
         if received:
-            echo(f"received {signal.Signals(received[0]).name}: stopping dagster dev (process group {process.pid})")
-        stop_process_group(process, shutdown_timeout)
+            echo(f"received {signal.Signals(received[0]).name}: stopping dagster dev and its process group")
+        if process is not None:
+            stop_process_group(process, shutdown_timeout)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if on_exit is not None:
             on_exit()
-    return 0 if received else (process.returncode or 0)
+    return 0 if received or process is None else (process.returncode or 0)
