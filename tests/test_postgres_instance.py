@@ -406,3 +406,206 @@ def test_cli_job_execute_with_prod_dagster_home(dagster_home, pg_query, tmp_path
     assert _materialized_asset_keys(pg_query, rows[0]["run_id"]) == {"probe_upstream", "probe_downstream"}
     tags = pg_query("SELECT key, value FROM run_tags WHERE run_id = %s", (rows[0]["run_id"],))
     assert {"key": REGISTRY_TAG[0], "value": REGISTRY_TAG[1]} in tags
+
+
+@contextlib.contextmanager
+def _dagster_daemon(code: Path, cwd: Path, log_path: Path):
+    """`dagster-daemon run` on the prod instance, in its own process group so that it and the
+    code server / run workers it spawns can be stopped together, by that group's id."""
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "dagster-daemon"), "run", "-f", str(code)],
+            cwd=cwd,
+            env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait(timeout=30)
+
+
+def test_daemon_runs_queued_generate_registry_runs_one_at_a_time(dagster_home, pg_query, tmp_path):
+    """Two runs tagged orchestrator/job=generate_registry are queued in PostgreSQL by
+    `dagster job launch`; the daemon drains the queue and never lets two of them overlap."""
+    code = _write_probe_job(tmp_path / "probe_location.py")
+    for _ in range(2):
+        launched = subprocess.run(
+            [str(VENV_BIN / "dagster"), "job", "launch", "-f", str(code), "-j", "probe_registry_job"],
+            cwd=tmp_path,
+            env=os.environ.copy(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert launched.returncode == 0, launched.stdout[-3000:] + launched.stderr[-3000:]
+
+    queued = pg_query("SELECT run_id, status FROM runs WHERE pipeline_name = 'probe_registry_job'")
+    assert len(queued) == 2
+    assert {row["status"] for row in queued} == {"QUEUED"}, "the QueuedRunCoordinator must hold runs for the daemon"
+
+    daemon_log = tmp_path / "daemon.log"
+    with _dagster_daemon(code, tmp_path, daemon_log) as daemon:
+        deadline = time.monotonic() + 240
+        rows: list[dict] = []
+        max_in_flight = 0
+        while time.monotonic() < deadline:
+            rows = pg_query("SELECT run_id, status, start_time, end_time FROM runs WHERE pipeline_name = 'probe_registry_job'")
+            in_flight = sum(row["status"] in ("STARTING", "STARTED") for row in rows)
+            max_in_flight = max(max_in_flight, in_flight)
+            if all(row["status"] in ("SUCCESS", "FAILURE", "CANCELED") for row in rows):
+                break
+            assert daemon.poll() is None, "dagster-daemon exited:\n" + daemon_log.read_text()[-4000:]
+            time.sleep(0.25)
+        else:
+            pytest.fail("queued runs did not finish in time:\n" + repr(rows) + "\n" + daemon_log.read_text()[-4000:])
+
+    assert [row["status"] for row in rows] == ["SUCCESS"] * 2, daemon_log.read_text()[-4000:]
+    assert max_in_flight <= 1
+    spans = sorted((row["start_time"], row["end_time"]) for row in rows)
+    for (_, previous_end), (next_start, _) in zip(spans, spans[1:]):
+        assert previous_end <= next_start, f"two generate_registry runs overlapped: {spans}"
+    # The daemon's own bookkeeping (heartbeats) went to PostgreSQL as well.
+    assert pg_query("SELECT count(*) AS n FROM daemon_heartbeats")[0]["n"] > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The real generate_registry job on the production instance
+# --------------------------------------------------------------------------------------------
+
+CORE_REGISTRY_ASSETS = {
+    "metadata_definitions",
+    "registry_entry",
+    "persisted_oss_registry",
+    "persisted_cloud_registry",
+    "specs_secrets_mask_yaml",
+}
+
+
+def _generate_registry_job():
+    """The job from the code location, or a skip while it is still being written."""
+    from orchestrator import defn
+
+    try:
+        return defn.resolve_job_def("generate_registry")
+    except Exception as error:  # noqa: BLE001 - any failure to resolve means "not there yet"
+        pytest.skip(f"orchestrator.defn has no generate_registry job yet ({error})")
+
+
+def _load_sample_bucket(gcs_env: dict) -> int:
+    """A few valid connectors (sources and destinations, several versions) into the test's buckets.
+    Uses the project's sample generator when present, a minimal hand-written set otherwise."""
+    try:
+        from orchestrator.local.sample import generate_sample
+    except ImportError:
+        generate_sample = None
+    if generate_sample is not None:
+        sample = generate_sample(connectors=4, versions=2, seed=11)
+        for path, data in sample.metadata_objects.items():
+            gcs_env["metadata"].write(path, data)
+        for path, data in sample.spec_objects.items():
+            gcs_env["specs"].write(path, data)
+        return len(sample.connectors)
+    return _load_minimal_bucket(gcs_env)
+
+
+def _load_minimal_bucket(gcs_env: dict) -> int:
+    import yaml
+
+    connectors = [("source", "source-pg-probe", "0.3.1"), ("destination", "destination-pg-probe", "1.0.0")]
+    for index, (connector_type, name, tag) in enumerate(connectors):
+        data = {
+            "name": name.replace("-", " ").title(),
+            "definitionId": f"00000000-0000-4000-8000-00000000000{index + 1}",
+            "connectorType": connector_type,
+            "dockerRepository": f"airbyte/{name}",
+            "dockerImageTag": tag,
+            "license": "MIT",
+            "documentationUrl": f"https://docs.example.com/{name}",
+            "githubIssueLabel": name,
+            "connectorSubtype": "api",
+            "releaseStage": "beta",
+            "tags": ["language:python"],
+            "registryOverrides": {"oss": {"enabled": True}, "cloud": {"enabled": True}},
+        }
+        if tag == "1.0.0":
+            data["releases"] = {"breakingChanges": {"1.0.0": {"upgradeDeadline": "2024-01-01", "message": "Renamed streams."}}}
+        document = yaml.safe_dump({"metadataSpecVersion": "1.0", "data": data}, sort_keys=False).encode()
+        for folder in (tag, "latest"):
+            gcs_env["metadata"].write(f"metadata/airbyte/{name}/{folder}/metadata.yaml", document)
+        spec = {
+            "documentationUrl": data["documentationUrl"],
+            "connectionSpecification": {
+                "type": "object",
+                "properties": {"api_key": {"type": "string", "airbyte_secret": True}, "start_date": {"type": "string"}},
+            },
+        }
+        gcs_env["specs"].write(f"specs/airbyte/{name}/{tag}/spec.json", json.dumps(spec).encode())
+    return len(connectors)
+
+
+def _assert_registries_published(gcs_env: dict) -> None:
+    for path in ("registries/v0/oss_registry.json", "registries/v0/cloud_registry.json"):
+        stored = gcs_env["metadata"].read(path)
+        assert stored is not None, f"{path} was not written"
+        registry = json.loads(stored[0])
+        assert registry["sources"] or registry["destinations"]
+    assert gcs_env["metadata"].read("registries/v0/specs_secrets_mask.yaml") is not None
+
+
+def _assert_queue_limits_job(instance_limits: list[dict], job_tags: dict) -> None:
+    """Whatever tag generate_registry carries, the production queue holds it to one run."""
+    limited = [
+        limit for limit in instance_limits
+        if limit["limit"] == 1 and job_tags.get(limit["key"]) == limit.get("value")
+    ]
+    assert limited, f"no tag concurrency limit of 1 in deploy/dagster.prod.yaml matches the job's tags {job_tags}"
+
+
+def test_generate_registry_in_process_on_prod_instance(prod_instance, pg_query, gcs_env, resources):
+    job = _generate_registry_job()
+    _load_sample_bucket(gcs_env)
+
+    result = job.execute_in_process(resources=resources, instance=prod_instance)
+    assert result.success
+
+    row = _run_row(pg_query, result.run_id)
+    assert (row["pipeline_name"], row["status"]) == ("generate_registry", "SUCCESS")
+    stored_keys = _materialized_asset_keys(pg_query, result.run_id)
+    in_memory_keys = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert stored_keys == in_memory_keys
+    assert CORE_REGISTRY_ASSETS <= stored_keys
+    _assert_registries_published(gcs_env)
+
+    stored_tags = {row["key"]: row["value"] for row in pg_query("SELECT key, value FROM run_tags WHERE run_id = %s", (result.run_id,))}
+    for key, value in job.tags.items():
+        assert stored_tags.get(key) == value
+    _assert_queue_limits_job(prod_instance.get_concurrency_config().run_queue_config.tag_concurrency_limits, dict(job.tags))
+
+
+def test_generate_registry_via_dagster_job_execute(dagster_home, pg_query, gcs_env):
+    _generate_registry_job()
+    _load_sample_bucket(gcs_env)
+
+    result = subprocess.run(
+        [str(VENV_BIN / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry"],
+        cwd=REPO_ROOT,
+        env=os.environ.copy(),  # DAGSTER_HOME, DAGSTER_PG_*, the emulator and the test's buckets
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    rows = pg_query("SELECT run_id, status FROM runs WHERE pipeline_name = 'generate_registry'")
+    assert [row["status"] for row in rows] == ["SUCCESS"]
+    assert CORE_REGISTRY_ASSETS <= _materialized_asset_keys(pg_query, rows[0]["run_id"])
+    _assert_registries_published(gcs_env)
