@@ -208,29 +208,30 @@ def _remote(bucket: GcsBucketManager, path: str) -> tuple[Optional[str], int]:
     return (blob.md5_hash, int(blob.generation)) if blob is not None else (None, 0)
 
 
-def _latest_decision(bucket: GcsBucketManager, repository: str, tag: str) -> tuple[bool, str]:
-    """Whether this version becomes latest/, and why (or why not)."""
+def _latest_decision(bucket: GcsBucketManager, repository: str, tag: str) -> tuple[bool, str, Optional[tuple[bytes, int]]]:
+    """Whether this version becomes latest/, why (or why not), and the latest/ metadata as read
+    (bytes, generation): the write over it is conditional on exactly that generation."""
     if is_release_candidate(tag):
-        return False, f"{tag} is a release candidate: uploaded to its versioned folder only, latest/ unchanged"
+        return False, f"{tag} is a release candidate: uploaded to its versioned folder only, latest/ unchanged", None
     found = bucket.read(f"{metadata_folder(repository, LATEST)}/{METADATA_FILE_NAME}")
     if found is None:
-        return True, f"{tag} is the first version published: it becomes latest/"
+        return True, f"{tag} is the first version published: it becomes latest/", None
     try:
         current_tag = str(load_yaml(found[0])["data"]["dockerImageTag"])
         current = parse_version(current_tag)
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
-        return True, f"the current latest/ cannot be read ({error}): {tag} replaces it"
+        return True, f"the current latest/ cannot be read ({error}): {tag} replaces it", found
     if parse_version(tag) < current:
-        return False, f"{tag} is older than the current latest {current_tag}: latest/ unchanged"
-    return True, f"{tag} is not older than the current latest {current_tag}: it becomes latest/"
+        return False, f"{tag} is older than the current latest {current_tag}: latest/ unchanged", found
+    return True, f"{tag} is not older than the current latest {current_tag}: it becomes latest/", found
 
 
 def plan_upload(metadata_file: Path, bucket: GcsBucketManager, raw: bytes, data: dict) -> UploadPlan:
     """Decide the writes of a validated file: each target whose remote MD5 differs, with the
-    generation just read as its precondition."""
+    generation read as its precondition (for latest/metadata.yaml, the one the decision was made on)."""
     repository, tag = data["dockerRepository"], str(data["dockerImageTag"])
     plan = UploadPlan(metadata_file=metadata_file, bucket_name=bucket.bucket_name, repository=repository, tag=tag)
-    plan.updates_latest, plan.latest_note = _latest_decision(bucket, repository, tag)
+    plan.updates_latest, plan.latest_note, latest_read = _latest_decision(bucket, repository, tag)
     folders = [tag] + ([LATEST] if plan.updates_latest else [])
     icon_file = metadata_file.parent / ICON_FILE_NAME
     icon = icon_file.read_bytes() if icon_file.is_file() else None
@@ -239,7 +240,10 @@ def plan_upload(metadata_file: Path, bucket: GcsBucketManager, raw: bytes, data:
         contents = ([(ICON_FILE_NAME, icon)] if icon is not None else []) + [(METADATA_FILE_NAME, raw)]
         for name, content in contents:
             path = f"{metadata_folder(repository, folder)}/{name}"
-            md5, generation = _remote(bucket, path)
+            if folder == LATEST and name == METADATA_FILE_NAME:
+                md5, generation = (md5_base64(latest_read[0]), latest_read[1]) if latest_read else (None, 0)
+            else:
+                md5, generation = _remote(bucket, path)
             if md5 == md5_base64(content):
                 plan.unchanged.append(path)
             else:
