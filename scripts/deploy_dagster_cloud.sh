@@ -112,12 +112,12 @@ else:
     k8s = location.setdefault("container_context", {}).setdefault("k8s", {})
     rendered = []
     for item in k8s.get("env_vars", []):
-        name = item.split("=", 1)[0]
+        # A bare name gets this environment's value; NAME=value entries are fixed in the file.
         # GCS_CREDENTIALS never goes into the location document: it is a secret.
-        if name != "GCS_CREDENTIALS" and os.environ.get(name):
-            rendered.append(f"{name}={os.environ[name]}")
+        if "=" not in item and item != "GCS_CREDENTIALS" and os.environ.get(item):
+            rendered.append(f"{item}={os.environ[item]}")
         else:
-            rendered.append(name)
+            rendered.append(item)
     k8s["env_vars"] = rendered
     secrets = [name for name in k8s.get("env_secrets", []) if name != "connector-orchestrator-gcs"]
     k8s["env_secrets"] = secrets + [os.environ["GCS_SECRET_NAME"]]

@@ -92,7 +92,12 @@ def test_location_names_the_package_and_the_runtime_variables():
     assert location.location_name == LOCATION_NAME
     assert location.code_source.package_name == "orchestrator"
     k8s = location.container_context["k8s"]
-    assert set(k8s["env_vars"]) == {"METADATA_BUCKET", "SPEC_CACHE_BUCKET", "METADATA_CDN_BASE_URL"}
+    assert set(k8s["env_vars"]) == {
+        "METADATA_BUCKET",
+        "SPEC_CACHE_BUCKET",
+        "METADATA_CDN_BASE_URL",
+        "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/gcs/service-account.json",
+    }
     assert k8s["env_secrets"] == ["connector-orchestrator-gcs"]
     text = CLOUD_YAML.read_text()
     for name in ("METADATA_BUCKET", "SPEC_CACHE_BUCKET", "GCS_CREDENTIALS", "METADATA_CDN_BASE_URL"):
@@ -250,7 +255,8 @@ def test_deploy_rejects_an_unknown_target(stubs):
 
 
 def test_deploy_hybrid_checks_then_adds_the_location_with_its_variables(stubs):
-    result = _deploy(_hybrid_env(stubs))
+    # The deployer's own ADC file path must not replace the path inside the pods.
+    result = _deploy(_hybrid_env(stubs, GOOGLE_APPLICATION_CREDENTIALS="/home/someone/laptop-key.json"))
     assert result.returncode == 0, result.stdout + result.stderr
     check, deploy = _cli_calls(stubs)
 
@@ -272,6 +278,7 @@ def test_deploy_hybrid_checks_then_adds_the_location_with_its_variables(stubs):
     assert location["code_source"] == {"package_name": "orchestrator"}
     k8s = location["container_context"]["k8s"]
     assert sorted(k8s["env_vars"]) == [
+        "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/gcs/service-account.json",
         "METADATA_BUCKET=prod-connector-metadata",
         "METADATA_CDN_BASE_URL=https://connectors.example.com",
         "SPEC_CACHE_BUCKET=prod-spec-cache",
