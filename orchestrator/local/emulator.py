@@ -115,10 +115,14 @@ def emulator_command(config: EmulatorConfig) -> list[str]:
     ]
 
 
+# The probe goes straight to the local address, whatever HTTP(S)_PROXY says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def is_answering(url: str, timeout: float = 1.0) -> bool:
     """True when a GCS JSON API answers the bucket listing at `url`."""
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/storage/v1/b", timeout=timeout) as response:
+        with _DIRECT.open(f"{url.rstrip('/')}/storage/v1/b", timeout=timeout) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
