@@ -344,7 +344,7 @@ def _write_probe_job(path: Path) -> Path:
             """
             import time
 
-            from dagster import Definitions, asset, define_asset_job
+            from dagster import Definitions, asset, define_asset_job, in_process_executor
 
 
             @asset
@@ -362,6 +362,7 @@ def _write_probe_job(path: Path) -> Path:
                 "probe_registry_job",
                 selection=[probe_upstream, probe_downstream],
                 tags={"orchestrator/job": "generate_registry"},
+                executor_def=in_process_executor,
             )
 
             defs = Definitions(assets=[probe_upstream, probe_downstream], jobs=[probe_job])
@@ -591,12 +592,16 @@ def test_generate_registry_in_process_on_prod_instance(prod_instance, pg_query, 
     _assert_queue_limits_job(prod_instance.get_concurrency_config().run_queue_config.tag_concurrency_limits, dict(job.tags))
 
 
-def test_generate_registry_via_dagster_job_execute(dagster_home, pg_query, gcs_env):
+def test_generate_registry_via_dagster_job_execute(dagster_home, pg_query, gcs_env, tmp_path):
     _generate_registry_job()
     _load_sample_bucket(gcs_env)
 
+    # Steps in the run's own process, to keep the test short: separate processes opening the
+    # instance from DAGSTER_HOME are covered by the daemon test above (its run workers).
+    run_config = tmp_path / "in_process.yaml"
+    run_config.write_text(json.dumps({"execution": {"config": {"in_process": {}}}}))
     result = subprocess.run(
-        [str(VENV_BIN / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry"],
+        [str(VENV_BIN / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry", "-c", str(run_config)],
         cwd=REPO_ROOT,
         env=os.environ.copy(),  # DAGSTER_HOME, DAGSTER_PG_*, the emulator and the test's buckets
         capture_output=True,
