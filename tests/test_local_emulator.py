@@ -26,18 +26,6 @@ from orchestrator.local.sample import generate_sample
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _drain_session_emulator_log(gcs_emulator):
-    """conftest's FakeGCSServer keeps the server's request log on an unread stderr pipe: after ~490
-    requests the pipe is full and the server blocks. Reading it keeps the session emulator serving.
-    (Reported; drop this once conftest redirects or drains the log.)"""
-    stream = getattr(getattr(gcs_emulator, "_process", None), "stderr", None)
-    if stream is not None and not getattr(gcs_emulator, "_log_drained", False):
-        gcs_emulator._log_drained = True
-        threading.Thread(target=lambda: all(iter(lambda: stream.read(65536), b"")), daemon=True).start()
-    yield
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

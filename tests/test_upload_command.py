@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,6 @@ from orchestrator.metadata_service.cli import main
 from orchestrator.metadata_service.upload import execute_plan, md5_base64, plan_upload
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _drain_session_emulator_log(gcs_emulator):
-    """conftest's FakeGCSServer keeps the server's request log on an unread stderr pipe: after ~490
-    requests the pipe is full and the server blocks. Reading it keeps the session emulator serving.
-    (Reported; drop this once conftest redirects or drains the log.)"""
-    stream = getattr(getattr(gcs_emulator, "_process", None), "stderr", None)
-    if stream is not None and not getattr(gcs_emulator, "_log_drained", False):
-        gcs_emulator._log_drained = True
-        threading.Thread(target=lambda: all(iter(lambda: stream.read(65536), b"")), daemon=True).start()
-    yield
 
 REPOSITORY = "airbyte/source-upload-test"
 ICON = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8"/></svg>\n'

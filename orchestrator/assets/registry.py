@@ -182,50 +182,64 @@ def build_registry_assets(registry_name: str) -> list:
         description=f"Publishes registries/v0/{registry_file_name(registry_name)} once the staged registry passed its checks.",
     )
     def persisted_registry(context: AssetExecutionContext, staged: StagedRegistry) -> Output[str]:
-        gcs_bucket_manager: GcsBucketManager = context.resources.gcs_bucket_manager
-        directory: GcsFileManager = context.resources.registry_directory_manager
-        policy: RegistryPublishPolicy = context.resources.registry_publish_policy
-        # The same audit as the blocking checks, so that no selection can publish around them.
-        failing = [check for check in _audit(staged, policy) if not check.passed]
-        if failing:
-            raise Failure(
-                f"refusing to publish the {registry_name} registry; the published one stays in place: "
-                + " | ".join(f"{check.name}: {check.description}" for check in failing)
-            )
-        payload = to_json_bytes(staged.registry)
-        url = directory.public_url(registry_file_name(registry_name))
-        unchanged = hashlib.sha256(payload).hexdigest() == staged.previous_sha256
-        generation = staged.previous_generation
-        if not unchanged:
-            generation = gcs_bucket_manager.write(
-                directory.path_of(registry_file_name(registry_name)), payload, if_generation_match=staged.previous_generation
-            )
-        diff = diff_registries(staged.previous, staged.registry, registry_name)
-        if not unchanged:
-            gcs_bucket_manager.write(registry_diff_path(registry_name), to_json_bytes(diff))
-        inputs = staged.inputs.model_copy(update={"registry_generation": generation})
-        if inputs != staged.previous_inputs:
-            gcs_bucket_manager.write(
-                registry_inputs_path(registry_name), to_json_bytes(inputs.model_dump(mode="json")), if_generation_match=staged.inputs_generation
-            )
-        context.log.info(f"{registry_name} registry {'unchanged' if unchanged else 'published'}: {url}")
+        outcome = publish_registry(
+            staged, context.resources.gcs_bucket_manager, context.resources.registry_directory_manager, context.resources.registry_publish_policy
+        )
+        context.log.info(f"{registry_name} registry {'published' if outcome.published else 'unchanged'}: {outcome.url}")
         return Output(
-            url,
+            outcome.url,
             metadata={
-                "url": MetadataValue.url(url),
-                "published": not unchanged,
+                "url": MetadataValue.url(outcome.url),
+                "published": outcome.published,
                 "sources": len(staged.registry["sources"]),
                 "destinations": len(staged.registry["destinations"]),
-                "bytes": len(payload),
-                "registry_diff": MetadataValue.md(diff_markdown(diff)),
-                "added": len(diff["added"]),
-                "removed": len(diff["removed"]),
-                "version_changes": len(diff["changed"]),
+                "bytes": outcome.size,
+                "registry_diff": MetadataValue.md(diff_markdown(outcome.diff)),
+                "added": len(outcome.diff["added"]),
+                "removed": len(outcome.diff["removed"]),
+                "version_changes": len(outcome.diff["changed"]),
                 "preview": MetadataValue.md(_entries_preview(staged.registry)),
             },
         )
 
     return [latest_registry_entries, persisted_registry, *checks]
+
+
+@dataclass
+class PublishOutcome:
+    url: str
+    published: bool
+    size: int
+    diff: dict
+
+
+def publish_registry(
+    staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager, directory: GcsFileManager, policy: RegistryPublishPolicy
+) -> PublishOutcome:
+    """Replace the published registry with the staged one, only over the generation read when it was
+    staged; identical bytes are not rewritten. The diff and the build inputs are recorded beside."""
+    registry_name = staged.registry_name
+    # The same audit as the blocking checks, so that no selection can publish around them.
+    failing = [check for check in _audit(staged, policy) if not check.passed]
+    if failing:
+        raise Failure(
+            f"refusing to publish the {registry_name} registry; the published one stays in place: "
+            + " | ".join(f"{check.name}: {check.description}" for check in failing)
+        )
+    payload = to_json_bytes(staged.registry)
+    published = hashlib.sha256(payload).hexdigest() != staged.previous_sha256
+    diff = diff_registries(staged.previous, staged.registry, registry_name)
+    generation = staged.previous_generation
+    if published:
+        path = directory.path_of(registry_file_name(registry_name))
+        generation = gcs_bucket_manager.write(path, payload, if_generation_match=staged.previous_generation)
+        gcs_bucket_manager.write(registry_diff_path(registry_name), to_json_bytes(diff))
+    inputs = staged.inputs.model_copy(update={"registry_generation": generation})
+    if inputs != staged.previous_inputs:
+        gcs_bucket_manager.write(
+            registry_inputs_path(registry_name), to_json_bytes(inputs.model_dump(mode="json")), if_generation_match=staged.inputs_generation
+        )
+    return PublishOutcome(url=directory.public_url(registry_file_name(registry_name)), published=published, size=len(payload), diff=diff)
 
 
 def _audit(staged: StagedRegistry, policy: RegistryPublishPolicy):

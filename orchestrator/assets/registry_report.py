@@ -24,20 +24,12 @@ from orchestrator.logic.report import (
     registry_dataframe,
 )
 from orchestrator.resources import GcsBucketManager, GcsFileManager
-from orchestrator.settings import STATE_FOLDER
+from orchestrator.assets.registry import registry_diff_path, registry_file_name
 
 REPORT_HTML = "connector_registry_report.html"
 REPORT_JSON = "connector_registry_report.json"
 PREVIEW_ROWS = 10
 
-
-def registry_file_name(registry_name: str) -> str:
-    return f"{registry_name}_registry.json"
-
-
-def registry_diff_path(registry_name: str) -> str:
-    """Where the registry publish records its last diff (metadata bucket, not public)."""
-    return f"{STATE_FOLDER}/{registry_name}_registry_diff.json"
 
 
 def read_published_registry(registry_directory_manager: GcsFileManager, registry_name: str) -> tuple[dict, int, str]:
