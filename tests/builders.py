@@ -81,7 +81,8 @@ def put_connector(
         if icon:
             metadata.write(f"{folder}/icon.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>")
     spec = spec if spec is not None else make_spec()
-    for repository, tag in spec_images or [(data["dockerRepository"], data["dockerImageTag"])]:
+    images = spec_images if spec_images is not None else [(data["dockerRepository"], data["dockerImageTag"])]
+    for repository, tag in images:
         specs.write(f"specs/{repository}/{tag}/spec.json", json.dumps(spec).encode())
         if cloud_spec is not None:
             specs.write(f"specs/{repository}/{tag}/spec.cloud.json", json.dumps(cloud_spec).encode())
