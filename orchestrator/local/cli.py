@@ -142,6 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     outcome = execute_job(args.job)
     state = "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
     _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `orchestrator-local dev`")
+    if outcome.success and args.job == "generate_registry":
+        # The registry sensor does this in `dagster dev`; here the report follows the registries directly.
+        report = execute_job("generate_registry_reports")
+        _say(f"report run {report.run_id} {'succeeded' if report.success else 'FAILED'}")
 
     summary = summarize_bucket(metadata)
     _say("registry files:")
