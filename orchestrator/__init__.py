@@ -11,6 +11,7 @@ load_environment()
 from orchestrator.assets import metadata, registry, registry_entry, registry_report, specs_secrets_mask  # noqa: E402
 from orchestrator.jobs import ALL_JOBS, selected_executor  # noqa: E402
 from orchestrator.resources import build_resources  # noqa: E402
+from orchestrator.sensors import ALL_SENSORS  # noqa: E402
 
 ASSET_GROUPS = {
     "metadata": metadata,
@@ -27,6 +28,7 @@ defn = Definitions(
     assets=all_assets,
     asset_checks=all_asset_checks,
     jobs=ALL_JOBS,
+    sensors=ALL_SENSORS,
     resources=build_resources(),
     executor=selected_executor(),
 )
