@@ -390,8 +390,6 @@ def test_prod_and_helm_agree(prod_config, helm_values):
 
 def test_local_instance_stays_sqlite():
     local = REPO_ROOT / "dagster.yaml"
-    if not local.exists():
-        pytest.skip("no local dagster.yaml yet")
     text = local.read_text()
     assert "postgres" not in text.lower(), "the local instance must stay zero-setup (SQLite)"
 
@@ -411,11 +409,7 @@ def _executor_of_generate_registry(value: str | None) -> subprocess.CompletedPro
 
 def test_dagster_executor_k8s_selects_the_k8s_job_executor():
     selected = _executor_of_generate_registry("k8s")
-    if selected.returncode != 0:
-        pytest.skip(f"generate_registry not loadable yet: {selected.stderr[-500:]}")
-    wired = any("DAGSTER_EXECUTOR" in path.read_text() for path in (REPO_ROOT / "orchestrator").rglob("*.py"))
-    if not wired:
-        pytest.skip("executor selection not wired into orchestrator yet (see deploy/README.md, 'Scale-out')")
+    assert selected.returncode == 0, selected.stderr[-2000:]
     assert selected.stdout.strip().splitlines()[-1] == "k8s"
     default = _executor_of_generate_registry(None)
     assert default.returncode == 0, default.stderr[-2000:]

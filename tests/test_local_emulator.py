@@ -215,20 +215,10 @@ def test_cli_refuses_to_run_locally_when_the_environment_selects_real_gcs(config
     assert emulator_pids(config) == []
 
 
-def _registry_job_available() -> bool:
-    try:
-        from orchestrator.local.runner import load_definitions
-
-        load_definitions().resolve_job_def("generate_registry")
-    except Exception:
-        return False
-    return True
 
 
 @pytest.mark.e2e
 def test_cli_run_loads_the_sample_and_publishes_registries(config, cli_env, capsys, tmp_path):
-    if not _registry_job_available():
-        pytest.skip("orchestrator.defn has no generate_registry job yet")
     args = [*cli_env, "run", "--connectors", "8", "--versions", "2", "--seed", "5"]
     assert main(args) == 0
     output = capsys.readouterr().out

@@ -492,13 +492,9 @@ CORE_REGISTRY_ASSETS = {
 
 
 def _generate_registry_job():
-    """The job from the code location, or a skip while it is still being written."""
     from orchestrator import defn
 
-    try:
-        return defn.resolve_job_def("generate_registry")
-    except Exception as error:  # noqa: BLE001 - any failure to resolve means "not there yet"
-        pytest.skip(f"orchestrator.defn has no generate_registry job yet ({error})")
+    return defn.resolve_job_def("generate_registry")
 
 
 def _load_sample_bucket(gcs_env: dict) -> int:
