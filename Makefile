@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test dev dev-stop e2e bench deploy lock clean system-deps
+.PHONY: install run test dev bench deploy deploy-check image test-postgres lock clean system-deps
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -50,3 +50,17 @@ deploy: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .local_bucket .dagster_home
+
+# Offline check of dagster_cloud.yaml with the Dagster Cloud CLI (no account needed).
+deploy-check: install
+	$(POETRY) run dagster-cloud ci check --dagster-cloud-yaml-check=error --dagster-cloud-connect-check=skip
+
+# Code-location image (needs Docker). IMAGE_GROUPS=main,dev for Dagster+ Hybrid.
+IMAGE ?= connector-orchestrator:$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+IMAGE_GROUPS ?= main
+image:
+	docker build --build-arg POETRY_GROUPS=$(IMAGE_GROUPS) -t $(IMAGE) .
+
+# The production instance against a real PostgreSQL server.
+test-postgres: install system-deps
+	$(POETRY) run pytest -q -m postgres
