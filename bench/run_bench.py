@@ -1,0 +1,567 @@
+"""Benchmark of the registry build at production scale, on a private local GCS emulator.
+
+    poetry run python bench/run_bench.py [--sizes 1200,6000,12000] [--repeat 3] [--quick] [--profile]
+
+Every measured scenario runs in its own child process (this script re-invoked with `--child`), so
+that each one starts cold in Python terms and its peak memory can be read on its own: the parent
+waits for the child with os.wait4(), whose rusage `ru_maxrss` is the peak resident set of the child
+or of the largest of its descendants (Linux folds reaped grandchildren into it). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULTS_DIR = ROOT / "bench" / "results"
+VERSIONS = 20
+SEED = 7
+SPEC_BUCKET = "bench-specs"
+FORBIDDEN_PORT = 9023  # the developer's own embedded bucket
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the parent and the children
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port != FORBIDDEN_PORT:
+            return port
+
+
+def bucket_manager(emulator_url: str, bucket: str):
+    from orchestrator.resources.gcs import GcsBucketManager, GcsClient
+
+    return GcsBucketManager(gcp_gcs_client=GcsClient(emulator_host=emulator_url), bucket_name=bucket, cdn_base_url="")
+
+
+def metadata_bucket_name(size: int) -> str:
+    return f"bench-metadata-{size}"
+
+
+def child_environment(emulator_url: str, size: int, dagster_home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        STORAGE_EMULATOR_HOST=emulator_url,
+        METADATA_BUCKET=metadata_bucket_name(size),
+        SPEC_CACHE_BUCKET=SPEC_BUCKET,
+        METADATA_CDN_BASE_URL="",
+        DAGSTER_HOME=str(dagster_home),
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("GCS_CREDENTIALS", None)
+    env.pop("DAGSTER_EXECUTOR", None)
+    return env
+
+
+def upload_new_version(metadata, specs, repository: str, serial: int) -> str:
+    """What `metadata_service upload` does for a new patch release of `repository`: the spec-cache
+    entries of the new image first, then metadata/<repo>/<new tag>/ and latest/. Returns the tag."""
+    import yaml
+
+    latest = f"metadata/{repository}/latest"
+    raw, _ = metadata.read(f"{latest}/metadata.yaml")
+    document = yaml.safe_load(raw)
+    data = document["data"]
+    old_tag = str(data["dockerImageTag"])
+    major, minor, patch = (int(part) for part in old_tag.split("-")[0].split("."))
+    new_tag = f"{major}.{minor}.{patch + 1000 + serial}"
+    data["dockerImageTag"] = new_tag
+    repositories = {repository}
+    for override in (data.get("registryOverrides") or data.get("registries") or {}).values():
+        if isinstance(override, dict) and override.get("dockerRepository"):
+            repositories.add(override["dockerRepository"])
+    for image in sorted(repositories):
+        for blob in specs.list_blobs(f"specs/{image}/{old_tag}/"):
+            spec, _ = specs.read(blob.name)
+            specs.write(blob.name.replace(f"/{old_tag}/", f"/{new_tag}/"), spec)
+    payload = yaml.safe_dump(document, sort_keys=False).encode("utf-8")
+    icon = metadata.read(f"{latest}/icon.svg")
+    for folder in (f"metadata/{repository}/{new_tag}", latest):
+        if icon is not None and folder != latest:
+            metadata.write(f"{folder}/icon.svg", icon[0])
+        metadata.write(f"{folder}/metadata.yaml", payload)
+    return new_tag
+
+
+def peak_rss_self_mb() -> float:
+    """VmHWM of this process (peak resident set), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Child scenarios (run in a fresh process each)
+
+
+def scenario_floor(args: dict) -> dict:
+    """Plain google-cloud-storage + a thread pool: list, download and parse every metadata file and
+    every spec the entries need. No Dagster, no writes. The least any implementation must do."""
+    import yaml
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    try:
+        from yaml import CSafeLoader as Loader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader as Loader
+
+    workers = args.get("workers", 16)
+    started = time.perf_counter()
+    client = storage.Client(project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]})
+    metadata_bucket = client.bucket(args["metadata_bucket"])
+    spec_bucket = client.bucket(args["spec_bucket"])
+    names = [blob.name for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/") if blob.name.endswith("/metadata.yaml")]
+    spec_names = {blob.name for blob in client.list_blobs(args["spec_bucket"], prefix="specs/")}
+    listed = time.perf_counter()
+
+    def fetch_metadata(name: str) -> dict:
+        return yaml.load(metadata_bucket.blob(name).download_as_bytes(), Loader=Loader)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        documents = list(pool.map(fetch_metadata, names))
+    needed: set[str] = set()
+    for document in documents:
+        data = document["data"]
+        overrides = data.get("registryOverrides") or data.get("registries") or {}
+        for registry in ("oss", "cloud"):
+            override = overrides.get(registry) or {}
+            if override.get("enabled") is not True:
+                continue
+            repository = override.get("dockerRepository") or data["dockerRepository"]
+            tag = str(override.get("dockerImageTag") or data["dockerImageTag"])
+            cloud_path = f"specs/{repository}/{tag}/spec.cloud.json"
+            needed.add(cloud_path if registry == "cloud" and cloud_path in spec_names else f"specs/{repository}/{tag}/spec.json")
+    downloaded = time.perf_counter()
+
+    def fetch_spec(name: str) -> dict:
+        return json.loads(spec_bucket.blob(name).download_as_bytes())
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        specs = list(pool.map(fetch_spec, sorted(needed)))
+    finished = time.perf_counter()
+    return {
+        "seconds": finished - started,
+        "listing_seconds": listed - started,
+        "metadata_seconds": downloaded - listed,
+        "spec_seconds": finished - downloaded,
+        "metadata_files": len(names),
+        "specs": len(specs),
+        "workers": workers,
+    }
+
+
+def _run_generate_registry(profile_path: Optional[str]) -> dict:
+    imported = time.perf_counter()
+    from dagster import DagsterInstance
+
+    from orchestrator import defn
+    from orchestrator.resources import build_resources
+
+    import_seconds = time.perf_counter() - imported
+    job = defn.resolve_job_def("generate_registry")
+    profiler = cProfile.Profile() if profile_path else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    with DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(instance=instance, resources=build_resources(), raise_on_error=False)
+        seconds = time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
+        steps = {}
+        for event in result.all_events:
+            if event.event_type_value == "STEP_SUCCESS" and event.step_key:
+                steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 3)
+        failed = [event.message for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+    return {"seconds": seconds, "import_seconds": import_seconds, "success": result.success, "steps": steps, "failures": failed[:3]}
+
+
+def scenario_build(args: dict) -> dict:
+    return _run_generate_registry(args.get("profile"))
+
+
+def scenario_sensor(args: dict) -> dict:
+    """One tick of the metadata sensor with a primed cursor: with no change, then with one upload."""
+    from dagster import DagsterInstance, build_sensor_context
+
+    from orchestrator import defn
+    from orchestrator.resources import build_resources
+
+    resources = build_resources()
+    metadata = bucket_manager(args["emulator_url"], args["metadata_bucket"])
+    specs = bucket_manager(args["emulator_url"], args["spec_bucket"])
+    try:
+        from orchestrator.sensors import metadata as sensor_module  # being written by another developer
+
+        sensor_def = getattr(sensor_module, "generate_registry_on_new_latest_metadata_file_blobs")
+    except (ImportError, AttributeError) as error:
+        sensor_def, missing = None, f"{type(error).__name__}: {error}"
+
+    if sensor_def is None:
+        with DagsterInstance.ephemeral() as instance, build_sensor_context(resources=resources, instance=instance) as context:
+            listing = context.resources.all_metadata_file_blobs
+            listing.list()  # warm the client's connection, as a ticking daemon would have
+            timings = []
+            for _ in range(2):
+                started = time.perf_counter()
+                count = len(listing.list())
+                timings.append(time.perf_counter() - started)
+        return {"mode": "listing only", "reason": missing, "no_change_seconds": min(timings), "one_change_seconds": None, "listed": count}
+
+    with DagsterInstance.ephemeral() as instance:
+
+        def tick(cursor: Optional[str]):
+            with build_sensor_context(cursor=cursor, resources=resources, instance=instance, definitions=defn) as context:
+                started = time.perf_counter()
+                data = sensor_def.evaluate_tick(context)
+                return time.perf_counter() - started, data
+
+        first_seconds, _ = tick(None)  # empty cursor: everything is new
+        # Primed: the cursor as it stands once the run for the current bucket has succeeded.
+        with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
+            listing = context.resources.all_metadata_file_blobs.list()
+        primed = sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+        no_change_seconds, unchanged = tick(primed)
+        upload_new_version(metadata, specs, args["repository"], args["serial"])
+        one_change_seconds, changed = tick(unchanged.cursor or primed)
+    return {
+        "mode": "sensor",
+        "first_tick_seconds": first_seconds,
+        "cursor_bytes": len(primed),
+        "no_change_seconds": no_change_seconds,
+        "one_change_seconds": one_change_seconds,
+        "runs_requested_no_change": len(unchanged.run_requests or []),
+        "runs_requested_one_change": len(changed.run_requests or []),
+    }
+
+
+SCENARIOS = {"floor": scenario_floor, "build": scenario_build, "sensor": scenario_sensor}
+
+
+def child_main(spec: str) -> None:
+    args = json.loads(spec)
+    result = SCENARIOS[args["scenario"]](args)
+    result["child_vmhwm_mb"] = peak_rss_self_mb()
+    print("BENCH-RESULT " + json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent: set-up, measurement loop, report
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_child(command: list[str], env: dict, timeout: float = 3600) -> tuple[dict, float, float]:
+    """(result printed by the child or {}, wall seconds, peak RSS MiB of the child's process tree)."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    result: dict = {}
+    for line in text.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            result = json.loads(line[len("BENCH-RESULT "):])
+    if process.returncode != 0 or (command[-2] == "--child" and not result):
+        tail = "\n".join(text.splitlines()[-25:])
+        raise RuntimeError(f"{' '.join(command[:6])}... exited {process.returncode}:\n{tail}")
+    return result, wall, usage.ru_maxrss / 1024
+
+
+def run_scenario(args: dict, env: dict) -> tuple[dict, float, float]:
+    return run_child([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(args)], env)
+
+
+def reset_to_cold(metadata) -> int:
+    """Remove what a build wrote: state, registries, and every oss.json / cloud.json entry."""
+    paths = [blob.name for blob in metadata.list_blobs("orchestrator_state/")]
+    paths += [blob.name for blob in metadata.list_blobs("registries/")]
+    paths += [blob.name for blob in metadata.list_blobs("metadata/") if blob.name.endswith(("/oss.json", "/cloud.json"))]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(metadata.delete, paths))
+    return len(paths)
+
+
+class Progress:
+    def __init__(self, label: str):
+        self.label = label
+        self.last = 0.0
+
+    def __call__(self, bucket: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self.last > 3:
+            self.last = now
+            log(f"  uploading {self.label} to {bucket}: {done}/{total} ({100 * done / max(total, 1):.0f}%)")
+
+
+def machine_info() -> dict:
+    info: dict[str, Any] = {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        info["memory_gib"] = round(int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 1024**2, 1)
+    except (OSError, StopIteration):
+        pass
+    for package in ("dagster", "google-cloud-storage", "pyyaml", "pydantic"):
+        try:
+            from importlib.metadata import version
+
+            info[package] = version(package)
+        except Exception:  # noqa: BLE001 - informative only
+            pass
+    try:
+        info["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return info
+
+
+def median(values: list[Optional[float]]) -> Optional[float]:
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) -> dict:
+    from orchestrator.local.load import upload_objects
+
+    connectors = size // VERSIONS
+    chosen = sample.connectors[:connectors]
+    prefixes = tuple(f"metadata/{connector.docker_repository}/" for connector in chosen)
+    objects = {path: data for path, data in sample.metadata_objects.items() if path.startswith(prefixes)}
+    metadata = bucket_manager(emulator_url, metadata_bucket_name(size))
+    specs = bucket_manager(emulator_url, SPEC_BUCKET)
+    metadata.ensure_bucket()
+    started = time.perf_counter()
+    upload_objects(metadata, objects, workers=options.upload_workers, progress=Progress(f"{size} metadata files"))
+    log(f"size {size}: {connectors} connectors, {len(objects)} objects uploaded in {time.perf_counter() - started:.1f}s")
+
+    dagster_home = work_dir / f"dagster_home_{size}"
+    dagster_home.mkdir(exist_ok=True)
+    env = child_environment(emulator_url, size, dagster_home)
+    common = {"emulator_url": emulator_url, "metadata_bucket": metadata_bucket_name(size), "spec_bucket": SPEC_BUCKET}
+    figures: dict[str, Any] = {"size": size, "connectors": connectors, "metadata_objects": len(objects), "runs": {}}
+    runs = figures["runs"]
+
+    def record(name: str, result: dict, wall: float, peak: float) -> None:
+        runs.setdefault(name, []).append({**result, "wall_seconds": wall, "peak_rss_mb": peak})
+        shown = result.get("seconds", result.get("no_change_seconds"))
+        log(f"  {name}: {shown if shown is None else round(shown, 2)}s (process {wall:.1f}s, peak RSS {peak:.0f} MiB)")
+
+    for _ in range(options.repeat):
+        record("floor", *run_scenario({**common, "scenario": "floor", "workers": options.floor_workers}, env))
+
+    for _ in range(options.repeat):
+        reset_to_cold(metadata)
+        result = run_scenario({**common, "scenario": "build"}, env)
+        if not result[0].get("success"):
+            raise RuntimeError(f"cold build failed: {result[0].get('failures')}")
+        record("cold_in_process", *result)
+
+    if options.profile and size == max(options.size_list):
+        # An extra, unrecorded cold build under cProfile (the profiler slows it down).
+        reset_to_cold(metadata)
+        profile = RESULTS_DIR / f"profile-cold-{size}.pstats"
+        result, wall, peak = run_scenario({**common, "scenario": "build", "profile": str(profile)}, env)
+        stream = io.StringIO()
+        stats = pstats.Stats(str(profile), stream=stream)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+        profile.with_suffix(".txt").write_text(stream.getvalue())
+        log(f"  profiled cold build: {result['seconds']:.1f}s under cProfile; {profile.relative_to(ROOT)} (+ .txt)")
+
+    if not options.skip_cli:
+        reset_to_cold(metadata)
+        command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry"]
+        result, wall, peak = run_child(command, env)
+        record("cold_cli", {"seconds": wall}, wall, peak)
+    else:
+        reset_to_cold(metadata)
+        run_scenario({**common, "scenario": "build"}, env)  # the incremental runs need a built bucket
+
+    # One connector in the middle of the bucket gets a new patch release before each run.
+    candidates = [connector for connector in chosen if not any("-rc." in version for version in connector.versions)]
+    repository = candidates[len(candidates) // 2].docker_repository
+    serial = 0
+    for _ in range(options.repeat):
+        serial += 1
+        upload_new_version(metadata, specs, repository, serial)
+        result = run_scenario({**common, "scenario": "build"}, env)
+        if not result[0].get("success"):
+            raise RuntimeError(f"incremental build failed: {result[0].get('failures')}")
+        record("incremental", *result)
+
+    # The sensor ticks against the built bucket; its one-change tick uploads one more version.
+    for _ in range(options.repeat):
+        serial += 1
+        record("sensor_tick", *run_scenario({**common, "scenario": "sensor", "repository": repository, "serial": serial}, env))
+    figures["summary"] = summarise(runs)
+    return figures
+
+
+def summarise(runs: dict) -> dict:
+    def pick(name: str, key: str = "seconds") -> Optional[float]:
+        return median([run.get(key) for run in runs.get(name, [])])
+
+    floor = pick("floor")
+    summary = {
+        "floor_s": floor,
+        "cold_in_process_s": pick("cold_in_process"),
+        "cold_cli_s": pick("cold_cli"),
+        "incremental_s": pick("incremental"),
+        "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
+        "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
+        "sensor_mode": (runs.get("sensor_tick") or [{}])[0].get("mode"),
+        "peak_rss_mb": {name: max(run["peak_rss_mb"] for run in items) for name, items in runs.items()},
+    }
+    for key in ("cold_in_process_s", "cold_cli_s", "incremental_s"):
+        if floor and summary[key] is not None:
+            summary[key.replace("_s", "_over_floor")] = summary[key] / floor
+    return summary
+
+
+def print_table(results: list[dict]) -> None:
+    columns = [
+        ("files", lambda r: f"{r['size']}"),
+        ("floor s", lambda s: fmt(s["floor_s"])),
+        ("cold s", lambda s: fmt(s["cold_in_process_s"])),
+        ("cold/floor", lambda s: fmt(s.get("cold_in_process_over_floor"), "x")),
+        ("cli s", lambda s: fmt(s["cold_cli_s"])),
+        ("cli/floor", lambda s: fmt(s.get("cold_cli_over_floor"), "x")),
+        ("incr s", lambda s: fmt(s["incremental_s"])),
+        ("tick s", lambda s: fmt(s["sensor_no_change_s"])),
+        ("tick+1 s", lambda s: fmt(s["sensor_one_change_s"])),
+        ("peak MiB cold/cli/incr/floor", lambda s: "/".join(fmt(s["peak_rss_mb"].get(name), digits=0) for name in ("cold_in_process", "cold_cli", "incremental", "floor"))),
+    ]
+    rows = [[render(result if name == "files" else result["summary"]) for name, render in columns] for result in results]
+    widths = [max(len(name), *(len(row[i]) for row in rows)) for i, (name, _) in enumerate(columns)]
+    print("  ".join(name.rjust(width) for (name, _), width in zip(columns, widths)))
+    for row in rows:
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+    modes = {result["summary"].get("sensor_mode") for result in results}
+    if "listing only" in modes:
+        print("tick: LISTING ONLY (all_metadata_file_blobs.list()); the metadata sensor was not importable")
+
+
+def fmt(value: Optional[float], suffix: str = "", digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def parse_options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1200,6000,12000", help="metadata files per size (connectors x 20 versions), comma-separated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 200 files (10 connectors), one run each")
+    parser.add_argument("--skip-cli", action="store_true", help="leave out the `dagster job execute` run")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first cold build at the largest size")
+    parser.add_argument("--upload-workers", type=int, default=16)
+    parser.add_argument("--floor-workers", type=int, default=16)
+    parser.add_argument("--keep", action="store_true", help="keep the emulator's temporary directory")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.sizes, options.repeat = "200", 1
+    options.size_list = sorted({int(item) for item in options.sizes.split(",") if item.strip()})
+    if any(size % VERSIONS or size <= 0 for size in options.size_list):
+        parser.error(f"sizes must be positive multiples of {VERSIONS}")
+    return options
+
+
+def main(argv: list[str]) -> int:
+    options = parse_options(argv)
+    from orchestrator.local.emulator import EmulatorConfig, ensure_buckets, start_emulator, stop_emulator
+    from orchestrator.local.load import upload_objects
+    from orchestrator.local.sample import generate_sample
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="orchestrator-bench-"))
+    config = EmulatorConfig(state_dir=work_dir / "emulator", port=free_port())
+    started_at = datetime.now(timezone.utc)
+    results: list[dict] = []
+    try:
+        status = start_emulator(config)
+        log(f"emulator {status.message}")
+        largest = max(options.size_list) // VERSIONS
+        started = time.perf_counter()
+        sample = generate_sample(largest, VERSIONS, SEED, spec_size="realistic")
+        spec_bytes = sum(len(data) for data in sample.spec_objects.values())
+        log(f"generated {largest} connectors x {VERSIONS} versions in {time.perf_counter() - started:.1f}s: "
+            f"{len(sample.metadata_files())} metadata files, {len(sample.spec_objects)} specs ({spec_bytes / 1e6:.0f} MB)")
+        ensure_buckets(config.url, [SPEC_BUCKET])
+        started = time.perf_counter()
+        upload_objects(bucket_manager(config.url, SPEC_BUCKET), sample.spec_objects, workers=options.upload_workers, progress=Progress("specs"))
+        log(f"spec cache uploaded in {time.perf_counter() - started:.1f}s")
+        for size in options.size_list:
+            results.append(measure_size(size, sample, options, config.url, work_dir))
+    finally:
+        stop_emulator(config)
+        if not options.keep:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        log("emulator stopped" + (f"; files kept in {work_dir}" if options.keep else ""))
+
+    print_table(results)
+    report = {
+        "started_at": started_at.isoformat(),
+        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "machine": machine_info(),
+        "options": {"sizes": options.size_list, "repeat": options.repeat, "quick": options.quick, "versions_per_connector": VERSIONS, "seed": SEED,
+                    "spec_size": "realistic", "floor_workers": options.floor_workers},
+        "results": results,
+    }
+    path = RESULTS_DIR / f"bench-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"results: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child_main(sys.argv[2])
+    else:
+        sys.exit(main(sys.argv[1:]))
