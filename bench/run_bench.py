@@ -18,6 +18,7 @@ import os
 import platform
 import pstats
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -296,6 +297,10 @@ def run_child(command: list[str], env: dict, timeout: float = 3600) -> tuple[dic
         timer.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - started
@@ -513,8 +518,13 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     return options
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    raise SystemExit(f"terminated by signal {signum}")  # so that `finally` stops the emulator
+
+
 def main(argv: list[str]) -> int:
     options = parse_options(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from orchestrator.local.emulator import EmulatorConfig, ensure_buckets, start_emulator, stop_emulator
     from orchestrator.local.load import upload_objects
     from orchestrator.local.sample import generate_sample
