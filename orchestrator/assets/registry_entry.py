@@ -5,7 +5,7 @@ missing spec is recorded and skipped, and the entry already published for that f
 
 import dataclasses
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -69,23 +69,42 @@ def metadata_entry(
     )
 
 
-class _CachedSpecLookup:
-    """Specs are shared by many versions' entries (oss and cloud alike): fetch each once per run."""
+# Above this many files to process, one listing of the cloud specs beats a failed read per cloud entry.
+SPEC_LISTING_THRESHOLD = 500
 
-    def __init__(self, spec_cache: SpecCache):
+
+class _CachedSpecLookup:
+    """Specs are shared by many entries (oss and cloud, a version and its latest/ copy): each spec
+    file is read once per run, by one thread while the others wait for it. With `cloud_specs` (every
+    spec.cloud.json that exists), a cloud spec that is not there is not asked for."""
+
+    def __init__(self, spec_cache: SpecCache, cloud_specs: Optional[set[str]] = None):
         self._spec_cache = spec_cache
-        self._specs: dict[tuple[str, str, str], Optional[dict]] = {}
+        self._cloud_specs = cloud_specs
+        self._reads: dict[str, Future] = {}
         self._lock = threading.Lock()
 
+    def _read(self, path: str) -> Optional[dict]:
+        with self._lock:
+            future = self._reads.get(path)
+            owner = future is None
+            if owner:
+                future = self._reads[path] = Future()
+        if owner:
+            try:
+                future.set_result(self._spec_cache.read_spec(path))
+            except BaseException as error:  # every waiter sees the failure
+                future.set_exception(error)
+        return future.result()
+
     def __call__(self, repository: str, tag: str, registry: str) -> Optional[dict]:
-        key = (repository, tag, registry)
-        with self._lock:
-            if key in self._specs:
-                return self._specs[key]
-        spec = self._spec_cache.find_spec(repository, tag, registry)
-        with self._lock:
-            self._specs[key] = spec
-        return spec
+        for path, cloud in self._spec_cache.candidate_paths(repository, tag, registry):
+            if cloud and self._cloud_specs is not None and path not in self._cloud_specs:
+                continue
+            spec = self._read(path)
+            if spec is not None:
+                return spec
+        return None
 
 
 def _build_entries(item: MetadataFile, spec_lookup: _CachedSpecLookup, gcs_bucket_manager: GcsBucketManager) -> ProcessedMetadataFile:
@@ -125,7 +144,7 @@ def registry_entry(
         if not item.valid:
             files[item.path] = ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems)
 
-    spec_lookup = _CachedSpecLookup(spec_cache)
+    spec_lookup = _CachedSpecLookup(spec_cache, spec_cache.cloud_spec_paths() if len(metadata_entry) > SPEC_LISTING_THRESHOLD else None)
     if metadata_entry:
         with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(metadata_entry))) as pool:
             records = list(pool.map(lambda item: _build_entries(item, spec_lookup, gcs_bucket_manager), metadata_entry))

@@ -77,6 +77,28 @@ def glob_to_regex(pattern: str) -> re.Pattern:
     return re.compile(regex + r"\Z")
 
 
+def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: Optional[str] = None) -> list[BlobInfo]:
+    """Every object under `prefix` whose name matches `glob`, sorted by name. Errors propagate."""
+    matcher = glob_to_regex(glob) if glob else None
+    iterator = client.list_blobs(
+        bucket_name,
+        prefix=prefix,
+        match_glob=glob,  # narrows the listing on real GCS; the emulator ignores it
+        fields="items(name,generation,etag,md5Hash,size),nextPageToken",
+        # Real GCS caps a page at 1,000 objects whatever is asked. The emulator honours any
+        # size and reads its whole bucket for every page, so one page is several times faster.
+        page_size=LISTING_PAGE_SIZE,
+    )
+    blobs = [
+        # The pages' raw JSON items: a Blob object per item would cost more than the request.
+        BlobInfo(item["name"], int(item["generation"]), item.get("etag", ""), item.get("md5Hash"), int(item.get("size") or 0))
+        for page in iterator.pages
+        for item in page.raw_page.get("items", ())
+        if matcher is None or matcher.match(item["name"])
+    ]
+    return sorted(blobs, key=lambda blob: blob.name)
+
+
 @lru_cache(maxsize=8)
 def _build_client(gcs_credentials: Optional[str], emulator_host: Optional[str], project: str) -> storage.Client:
     if emulator_host:
@@ -133,24 +155,7 @@ class GcsBucketManager(ConfigurableResource):
         """Every object under `prefix` whose name matches `glob`, sorted by name.
 
         A listing error propagates: an unreadable bucket must never look like an empty one."""
-        matcher = glob_to_regex(glob) if glob else None
-        iterator = self.gcp_gcs_client.get_client().list_blobs(
-            self.bucket_name,
-            prefix=prefix,
-            match_glob=glob,  # narrows the listing on real GCS; the emulator ignores it
-            fields="items(name,generation,etag,md5Hash,size),nextPageToken",
-            # Real GCS caps a page at 1,000 objects whatever is asked. The emulator honours any
-            # size and reads its whole bucket for every page, so one page is several times faster.
-            page_size=LISTING_PAGE_SIZE,
-        )
-        blobs = [
-            # The pages' raw JSON items: a Blob object per item would cost more than the request.
-            BlobInfo(item["name"], int(item["generation"]), item.get("etag", ""), item.get("md5Hash"), int(item.get("size") or 0))
-            for page in iterator.pages
-            for item in page.raw_page.get("items", ())
-            if matcher is None or matcher.match(item["name"])
-        ]
-        return sorted(blobs, key=lambda blob: blob.name)
+        return list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, prefix, glob)
 
     def read(self, path: str) -> Optional[tuple[bytes, int]]:
         """The object's bytes and generation, or None when it does not exist."""
@@ -243,14 +248,27 @@ class SpecCache(ConfigurableResource):
     def spec_path(self, docker_repository: str, docker_image_tag: str, cloud: bool = False) -> str:
         return f"specs/{docker_repository}/{docker_image_tag}/{'spec.cloud.json' if cloud else 'spec.json'}"
 
+    def candidate_paths(self, docker_repository: str, docker_image_tag: str, registry: str) -> list[tuple[str, bool]]:
+        """(path, is the cloud spec) in the order they are looked up: for cloud, spec.cloud.json first."""
+        candidates = [True, False] if registry == "cloud" else [False]
+        return [(self.spec_path(docker_repository, docker_image_tag, cloud), cloud) for cloud in candidates]
+
+    def read_spec(self, path: str) -> Optional[dict]:
+        """The parsed spec at `path`, None when there is none."""
+        try:
+            data = self.gcp_gcs_client.get_client().bucket(self.bucket_name).blob(path).download_as_bytes()
+        except gcs_errors.NotFound:
+            return None
+        return json.loads(data)
+
+    def cloud_spec_paths(self) -> set[str]:
+        """Every spec.cloud.json in the cache, from one listing (narrowed to those files on real GCS)."""
+        return {blob.name for blob in list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, "specs/", "specs/**/spec.cloud.json")}
+
     def find_spec(self, docker_repository: str, docker_image_tag: str, registry: str) -> Optional[dict]:
         """The cloud spec where one exists for the cloud registry, else the plain spec; None when absent."""
-        bucket = self.gcp_gcs_client.get_client().bucket(self.bucket_name)
-        candidates = [True, False] if registry == "cloud" else [False]
-        for cloud in candidates:
-            try:
-                data = bucket.blob(self.spec_path(docker_repository, docker_image_tag, cloud)).download_as_bytes()
-            except gcs_errors.NotFound:
-                continue
-            return json.loads(data)
+        for path, _ in self.candidate_paths(docker_repository, docker_image_tag, registry):
+            spec = self.read_spec(path)
+            if spec is not None:
+                return spec
         return None

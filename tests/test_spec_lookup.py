@@ -1,0 +1,58 @@
+"""The registry-entry step's spec lookup: each spec file read once, cloud specs known to be absent not read."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from orchestrator.assets.registry_entry import _CachedSpecLookup
+from orchestrator.resources.gcs import GcsClient, SpecCache
+
+
+class CountingSpecCache(SpecCache):
+    """A SpecCache whose reads come from a dict and are counted."""
+
+    def model_post_init(self, context) -> None:
+        super().model_post_init(context)
+        object.__setattr__(self, "_store", {})
+        object.__setattr__(self, "_counts", {})
+        object.__setattr__(self, "_count_lock", threading.Lock())
+
+    def read_spec(self, path):
+        with self._count_lock:
+            self._counts[path] = self._counts.get(path, 0) + 1
+        return self._store.get(path)
+
+
+def make_cache(store):
+    cache = CountingSpecCache(gcp_gcs_client=GcsClient(emulator_host="http://127.0.0.1:1"), bucket_name="specs")
+    cache._store.update(store)
+    return cache
+
+
+PLAIN = "specs/airbyte/source-a/1.0.0/spec.json"
+CLOUD = "specs/airbyte/source-a/1.0.0/spec.cloud.json"
+
+
+def test_same_answers_as_find_spec_order_and_one_read_per_file():
+    cache = make_cache({PLAIN: {"plain": True}})
+    lookup = _CachedSpecLookup(cache)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda registry: lookup("airbyte/source-a", "1.0.0", registry), ["oss", "cloud"] * 20))
+    assert all(result == {"plain": True} for result in results)
+    assert cache._counts == {PLAIN: 1, CLOUD: 1}
+
+
+def test_cloud_spec_first_when_it_exists():
+    cache = make_cache({PLAIN: {"plain": True}, CLOUD: {"cloud": True}})
+    lookup = _CachedSpecLookup(cache, cloud_specs={CLOUD})
+    assert lookup("airbyte/source-a", "1.0.0", "cloud") == {"cloud": True}
+    assert lookup("airbyte/source-a", "1.0.0", "oss") == {"plain": True}
+
+
+def test_listed_cloud_specs_spare_the_failed_reads():
+    cache = make_cache({PLAIN: {"plain": True}})
+    lookup = _CachedSpecLookup(cache, cloud_specs=set())
+    assert lookup("airbyte/source-a", "1.0.0", "cloud") == {"plain": True}
+    assert CLOUD not in cache._counts
+    assert lookup("airbyte/source-b", "2.0.0", "oss") is None
