@@ -3,9 +3,9 @@
     poetry run python bench/run_bench.py [--sizes 1200,6000,12000] [--repeat 3] [--quick] [--profile]
 
 Every measured scenario runs in its own child process (this script re-invoked with `--child`), so
-that each one starts cold in Python terms and its peak memory can be read on its own: the parent
-waits for the child with os.wait4(), whose rusage `ru_maxrss` is the peak resident set of the child
-or of the largest of its descendants (Linux folds reaped grandchildren into it). See bench/README.md.
+that each one starts cold in Python terms and its peak memory can be read on its own: VmHWM (peak
+resident set) from /proc/<pid>/status, reported by a Python child at its end and polled by the
+parent for every process of the child's tree. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def scenario_floor(args: dict) -> dict:
             needed.add(cloud_path if registry == "cloud" and cloud_path in spec_names else f"specs/{repository}/{tag}/spec.json")
     downloaded = time.perf_counter()
 
-    def fetch_spec(name: str) -> dict:
-        return json.loads(spec_bucket.blob(name).download_as_bytes())
+    def fetch_spec(name: str) -> int:
+        return len(json.loads(spec_bucket.blob(name).download_as_bytes()))  # parsed, then let go
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         specs = list(pool.map(fetch_spec, sorted(needed)))
@@ -288,23 +288,68 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _process_tree(pid: int) -> list[int]:
+    pids, index = [pid], 0
+    while index < len(pids):
+        for children in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            try:
+                pids.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                pass
+        index += 1
+    return pids
+
+
+def _vmhwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class TreePeakMonitor(threading.Thread):
+    """Polls VmHWM (a high-water mark, so a late sample still sees an earlier peak) of every process
+    in the child's tree; the figure is the largest single process, not a sum."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_mb = pid, interval, 0.0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            for pid in _process_tree(self.pid):
+                self.peak_mb = max(self.peak_mb, _vmhwm_mb(pid))
+            self.done.wait(self.interval)
+
+
 def run_child(command: list[str], env: dict, timeout: float = 3600) -> tuple[dict, float, float]:
-    """(result printed by the child or {}, wall seconds, peak RSS MiB of the child's process tree)."""
+    """(result printed by the child or {}, wall seconds, peak RSS MiB of the child's process tree).
+
+    Not ru_maxrss from wait4(): a child forked from this (large) process starts with this process's
+    high-water mark, which exec() carries over. VmHWM is per address space: a Python child reports
+    its own at its very end (exact); the tree is also polled while it runs (covers non-Python children)."""
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        monitor = TreePeakMonitor(process.pid)
+        monitor.start()
         timer = threading.Timer(timeout, process.kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         except BaseException:
             process.kill()
             process.wait()
             raise
         finally:
             timer.cancel()
+            monitor.done.set()
+            monitor.join()
         wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         output.seek(0)
         text = output.read().decode(errors="replace")
     result: dict = {}
@@ -314,7 +359,7 @@ def run_child(command: list[str], env: dict, timeout: float = 3600) -> tuple[dic
     if process.returncode != 0 or (command[-2] == "--child" and not result):
         tail = "\n".join(text.splitlines()[-25:])
         raise RuntimeError(f"{' '.join(command[:6])}... exited {process.returncode}:\n{tail}")
-    return result, wall, usage.ru_maxrss / 1024
+    return result, wall, max(monitor.peak_mb, result.get("child_vmhwm_mb", 0.0))
 
 
 def run_scenario(args: dict, env: dict) -> tuple[dict, float, float]:
