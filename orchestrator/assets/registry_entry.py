@@ -74,8 +74,8 @@ SPEC_LISTING_THRESHOLD = 500
 
 
 class _CachedSpecLookup:
-    """Specs are shared by many entries (oss and cloud, a version and its latest/ copy): each spec
-    file is read once per run, by one thread while the others wait for it. With `cloud_specs` (every
+    """Specs are shared by several entries (oss and cloud, a version and its latest/ copy): each spec
+    file is read once per lookup object, by one thread while the others wait for it. With `cloud_specs` (every
     spec.cloud.json that exists), a cloud spec that is not there is not asked for."""
 
     def __init__(self, spec_cache: SpecCache, cloud_specs: Optional[set[str]] = None):
@@ -144,12 +144,24 @@ def registry_entry(
         if not item.valid:
             files[item.path] = ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems)
 
-    spec_lookup = _CachedSpecLookup(spec_cache, spec_cache.cloud_spec_paths() if len(metadata_entry) > SPEC_LISTING_THRESHOLD else None)
-    if metadata_entry:
-        with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(metadata_entry))) as pool:
-            records = list(pool.map(lambda item: _build_entries(item, spec_lookup, gcs_bucket_manager), metadata_entry))
-    else:
-        records = []
+    cloud_specs = spec_cache.cloud_spec_paths() if len(metadata_entry) > SPEC_LISTING_THRESHOLD else None
+    # Files of the same image (a version and its latest/ copy) are built together, with a spec cache
+    # of their own: each spec is read once and freed as soon as they are done, so memory stays flat
+    # however many files a run processes.
+    groups: dict[tuple[str, str], list[MetadataFile]] = {}
+    for item in metadata_entry:
+        groups.setdefault((str(item.data.get("dockerRepository")), str(item.data.get("dockerImageTag"))), []).append(item)
+
+    def build_group(items: list[MetadataFile]) -> list[ProcessedMetadataFile]:
+        spec_lookup = _CachedSpecLookup(spec_cache, cloud_specs)
+        return [_build_entries(item, spec_lookup, gcs_bucket_manager) for item in items]
+
+    built: dict[str, ProcessedMetadataFile] = {}
+    if groups:
+        with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(groups))) as pool:
+            for items, group_records in zip(groups.values(), pool.map(build_group, groups.values())):
+                built.update((item.path, record) for item, record in zip(items, group_records))
+    records = [built[item.path] for item in metadata_entry]
     result = RegistryEntryResult(manifest=EntryManifest())
     for item, record in zip(metadata_entry, records):
         files[item.path] = record
