@@ -74,7 +74,11 @@ def child_environment(emulator_url: str, size: int, dagster_home: Path) -> dict[
         METADATA_CDN_BASE_URL="",
         DAGSTER_HOME=str(dagster_home),
         PYTHONUNBUFFERED="1",
+        # Compiled bytecode as an installed deployment has it, kept out of the venv: with
+        # PYTHONDONTWRITEBYTECODE every child compiled Dagster from source (seconds per process).
+        PYTHONPYCACHEPREFIX=str(dagster_home.parent / "pycache"),
     )
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("GCS_CREDENTIALS", None)
     env.pop("DAGSTER_EXECUTOR", None)
     return env
@@ -194,10 +198,10 @@ def _run_generate_registry(profile_path: Optional[str]) -> dict:
     import_seconds = time.perf_counter() - imported
     job = defn.resolve_job_def("generate_registry")
     profiler = cProfile.Profile() if profile_path else None
-    started = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.ephemeral() as instance:  # created before the clock starts: not the job's time
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         result = job.execute_in_process(instance=instance, resources=build_resources(), raise_on_error=False)
         seconds = time.perf_counter() - started
         if profiler:
