@@ -34,7 +34,7 @@ def gcs_emulator(tmp_path_factory):
     config = EmulatorConfig(state_dir=tmp_path_factory.mktemp("gcs_emulator"), port=free_port())
     status = start_emulator(config)
     try:
-        yield SimpleNamespace(url=status.url, config=config)
+        yield SimpleNamespace(url=status.url, host=config.host, port=config.port, config=config)
     finally:
         stop_emulator(config)
 

@@ -592,12 +592,10 @@ def test_generate_registry_via_dagster_job_execute(dagster_home, pg_query, gcs_e
     _generate_registry_job()
     _load_sample_bucket(gcs_env)
 
-    # Steps in the run's own process, to keep the test short: separate processes opening the
-    # instance from DAGSTER_HOME are covered by the daemon test above (its run workers).
-    run_config = tmp_path / "in_process.yaml"
-    run_config.write_text(json.dumps({"execution": {"config": {"in_process": {}}}}))
+    # The code location's default executor runs the steps in the run's own process; separate
+    # processes opening the instance from DAGSTER_HOME are covered by the daemon test above.
     result = subprocess.run(
-        [str(VENV_BIN / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry", "-c", str(run_config)],
+        [str(VENV_BIN / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry"],
         cwd=REPO_ROOT,
         env=os.environ.copy(),  # DAGSTER_HOME, DAGSTER_PG_*, the emulator and the test's buckets
         capture_output=True,
