@@ -33,9 +33,17 @@ __all__ = [
 ]
 
 
-def _bucket_resources(gcp_gcs_client: GcsClient) -> dict:
+# Threads per bulk read/write. Real GCS is latency-bound: many requests in flight. The local emulator
+# shares the machine's cores with the run, so more threads only contend (bench: 8 beat 32 by ~13%
+# on a 2-core machine for a 6,000-file cold build).
+GCS_WORKERS = 32
+EMULATOR_WORKERS = 8
+
+
+def _bucket_resources(gcp_gcs_client: GcsClient, max_workers: int = GCS_WORKERS) -> dict:
     gcs_bucket_manager = GcsBucketManager(
         gcp_gcs_client=gcp_gcs_client,
+        max_workers=max_workers,
         bucket_name=EnvVar("METADATA_BUCKET"),
         cdn_base_url=EnvVar("METADATA_CDN_BASE_URL"),
     )
@@ -62,7 +70,7 @@ def _bucket_resources(gcp_gcs_client: GcsClient) -> dict:
 
 def local_resources() -> dict:
     """The embedded default: the emulator at STORAGE_EMULATOR_HOST, anonymous credentials."""
-    return _bucket_resources(GcsClient(emulator_host=EnvVar("STORAGE_EMULATOR_HOST")))
+    return _bucket_resources(GcsClient(emulator_host=EnvVar("STORAGE_EMULATOR_HOST")), max_workers=EMULATOR_WORKERS)
 
 
 def gcs_resources() -> dict:
