@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from orchestrator.logic.serialization import to_yaml_bytes
+from orchestrator.models.metadata import SecretsMask
 
 # Schema keywords whose values hold further sub-schemas (not property names).
 _NESTED_SCHEMA_LISTS = ("oneOf", "anyOf", "allOf")
@@ -44,4 +45,4 @@ def all_secret_property_names(specs: Iterable[dict]) -> set[str]:
 
 
 def secrets_mask_yaml(names: Iterable[str]) -> bytes:
-    return to_yaml_bytes({"properties": sorted(set(names))})
+    return to_yaml_bytes(SecretsMask(properties=sorted(set(names))).model_dump())

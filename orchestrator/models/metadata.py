@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any, Literal, Optional
 from uuid import UUID
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
 
 
 class StrictModel(BaseModel):
@@ -207,13 +207,6 @@ class Data(StrictModel):
             raise ValueError("must be an integer")
         return value
 
-    def overrides_for(self, registry: str) -> Optional[RegistryOverride]:
-        """`registryOverrides` (current name) wins over `registries` (older name)."""
-        for overrides in (self.registryOverrides, self.registries):
-            if overrides is not None:
-                return getattr(overrides, registry)
-        return None
-
 
 class ConnectorMetadataDefinitionV0(StrictModel):
     metadataSpecVersion: str
@@ -225,5 +218,3 @@ class SecretsMask(BaseModel):
 
     properties: list[str]
 
-
-JsonObject = RootModel[dict[str, Any]]
