@@ -112,6 +112,12 @@ def test_bad_file_is_skipped_and_last_good_entry_stays(gcs_env, resources):
     oss = read_json(gcs_env, "registries/v0/oss_registry.json")
     assert {entry["dockerImageTag"] for entry in oss["sources"]} == {"1.2.3"}
 
+    from orchestrator.local.runner import summarize_bucket
+
+    summary = summarize_bucket(gcs_env["metadata"])
+    assert summary.metadata_files == 5  # two versions and latest of one connector, one version and latest of the other
+    assert sorted({problem.split(": ", 1)[0] for problem in summary.invalid_files}) == sorted(report)
+
     # Invalid files stay listed on later runs even though they are not read again.
     again = run_job(resources)
     assert set(again.output_for_node("valid_metadata_report")) == set(report)

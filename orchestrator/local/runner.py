@@ -98,8 +98,8 @@ class BucketSummary:
 
 def summarize_bucket(manager: GcsBucketManager) -> BucketSummary:
     """What the registry job left in the bucket: the registries with their counts, the secrets mask
-    and reports, and which metadata files are invalid (validated here, independently of the run)."""
-    from orchestrator.logic.validation import validate_metadata_bytes
+    and reports, and which metadata files are invalid (as the run recorded them in its manifest)."""
+    from orchestrator.assets.metadata import read_entry_manifest
 
     def gs(path: str) -> str:
         return f"gs://{manager.bucket_name}/{path}"
@@ -120,11 +120,9 @@ def summarize_bucket(manager: GcsBucketManager) -> BucketSummary:
             others.append((path, gs(path), manager.public_url(path)))
 
     metadata_paths = [blob.name for blob in manager.list_blobs(f"{METADATA_FOLDER}/", f"{METADATA_FOLDER}/**/metadata.yaml")]
-    problems = []
-    for path, found in manager.read_many(metadata_paths).items():
-        if found is not None:
-            result = validate_metadata_bytes(found[0], path)
-            problems.extend(str(problem) for problem in result.problems)
+    # The run already validated every file; reading its manifest avoids downloading the bucket again.
+    manifest, _ = read_entry_manifest(manager)
+    problems = [problem for path in metadata_paths if (record := manifest.files.get(path)) and not record.valid for problem in record.problems]
     return BucketSummary(tuple(registries), tuple(others), len(metadata_paths), tuple(problems))
 
 
