@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -269,10 +270,12 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
         else:
             pytest.fail(f"dagster dev did not answer: {(tmp_path / 'dev.log').read_text()}")
         emulator_pid = emulator_pids(config)[0]
-        dagster_group[:] = [int(line.split()[0]) for line in subprocess.run(
-            ["ps", "-eo", "pid,pgid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
-            if "dagster" in line and f"-p {ui_port}" in line and line.split()[0] == line.split()[1]]
-        assert len(dagster_group) == 1
+        # The command announces the pid of `dagster dev`, which leads its own process group
+        # (reading `ps` output instead broke on a clone whose long venv path got the line truncated).
+        announced = re.findall(r"dagster dev \(pid (\d+)\) starting", (tmp_path / "dev.log").read_text())
+        assert len(announced) == 1, (tmp_path / "dev.log").read_text()
+        dagster_group[:] = [int(announced[0])]
+        assert os.getpgid(dagster_group[0]) == dagster_group[0]
 
         dev.send_signal(signal.SIGTERM)
         assert dev.wait(timeout=90) == 0
