@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
 from orchestrator.assets.registry_entry import RegistryEntryResult
 from orchestrator.logic.registry import (
     build_registry,
@@ -85,22 +86,31 @@ def stage_registry(
     _, inputs_data, inputs_generation = _read_json(gcs_bucket_manager, registry_inputs_path(registry_name))
     inputs = RegistryInputs.model_validate(inputs_data) if inputs_data else RegistryInputs()
 
+    # Which latest/ entries exist, at which generation: a full run lists them (and so also sees
+    # entries it did not write); a run on the sensor's named files takes them from the manifest the
+    # entries step just wrote, so that its cost does not grow with the bucket.
+    if entries.full_scan:
+        generations = {blob.name: blob.generation for blob in entry_listing.list()}
+    else:
+        generations = entries.manifest.published_entry_generations(registry_name)
+
     # Entries unchanged since the published registry was built are taken from it, not downloaded again.
     reusable: dict[str, dict] = {}
-    listing = entry_listing.list()
     if previous is not None and inputs.registry_generation == previous_generation:
         published = {(entry_connector_type(entry), entry_definition_id(entry)): entry for entry in registry_entries(previous)}
-        for blob in listing:
-            known = inputs.entries.get(blob.name)
-            if known and known.generation == blob.generation and (known.connector_type, known.definition_id) in published:
-                reusable[blob.name] = published[(known.connector_type, known.definition_id)]
+        for path, generation in generations.items():
+            known = inputs.entries.get(path)
+            if known and known.generation == generation and (known.connector_type, known.definition_id) in published:
+                reusable[path] = published[(known.connector_type, known.definition_id)]
 
-    to_download = [blob.name for blob in listing if blob.name not in reusable]
+    to_download = sorted(path for path in generations if path not in reusable)
     entries_by_path = dict(reusable)
-    generations = {blob.name: blob.generation for blob in listing}
     for path, stored in gcs_bucket_manager.read_many(to_download).items():
         if stored is None:
-            raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} disappeared while the {registry_name} registry was built; run again")
+            raise Failure(
+                f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; nothing was published. "
+                f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} to rebuild every entry"
+            )
         raw, generation = stored
         try:
             entries_by_path[path] = json.loads(raw)

@@ -29,6 +29,7 @@ class RegistryEntryResult:
     """What this run wrote, deleted and failed, and the manifest as it now stands."""
 
     manifest: EntryManifest
+    full_scan: bool = True  # the bucket was listed (else only files named by the sensor were looked at)
     written: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in REGISTRY_NAMES})
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -107,7 +108,18 @@ class _CachedSpecLookup:
         return None
 
 
-def _build_entries(item: MetadataFile, spec_lookup: _CachedSpecLookup, gcs_bucket_manager: GcsBucketManager) -> ProcessedMetadataFile:
+def _kept_entry_generation(path: str, previous: Optional[ProcessedMetadataFile], registry: str, gcs_bucket_manager: GcsBucketManager) -> Optional[int]:
+    """The generation of the entry that stays in place when this build of it fails: the last good
+    one the manifest knows, else whatever the bucket holds (one request, on failures only)."""
+    if previous is not None and registry in previous.registries:
+        outcome = previous.registries[registry]
+        return None if outcome.status == "disabled" else outcome.generation
+    return gcs_bucket_manager.generation_of(path) or None
+
+
+def _build_entries(
+    item: MetadataFile, previous: Optional[ProcessedMetadataFile], spec_lookup: _CachedSpecLookup, gcs_bucket_manager: GcsBucketManager
+) -> ProcessedMetadataFile:
     record = ProcessedMetadataFile(
         generation=item.generation,
         etag=item.etag,
@@ -120,15 +132,26 @@ def _build_entries(item: MetadataFile, spec_lookup: _CachedSpecLookup, gcs_bucke
         try:
             entry = metadata_to_registry_entry(item.data, registry, item.icon_url, spec_lookup)
         except RegistryEntryError as error:
-            record.registries[registry] = RegistryEntryOutcome(status="failed", error=f"{item.path}: {error}")
+            record.registries[registry] = RegistryEntryOutcome(
+                status="failed", error=f"{item.path}: {error}", generation=_kept_entry_generation(path, previous, registry, gcs_bucket_manager)
+            )
             continue
         if entry is None:
             gcs_bucket_manager.delete(path)
             record.registries[registry] = RegistryEntryOutcome(status="disabled")
         else:
-            gcs_bucket_manager.write(path, to_json_bytes(entry))
-            record.registries[registry] = RegistryEntryOutcome(status="written")
+            record.registries[registry] = RegistryEntryOutcome(status="written", generation=gcs_bucket_manager.write(path, to_json_bytes(entry)))
     return record
+
+
+def _invalid_file_record(item: MetadataFile, previous: Optional[ProcessedMetadataFile], gcs_bucket_manager: GcsBucketManager) -> ProcessedMetadataFile:
+    """An invalid file builds nothing; the entries of its last good version stay, and so do their records."""
+    registries = dict(previous.registries) if previous is not None else {}
+    for registry in set(REGISTRY_NAMES) - set(registries):
+        kept = _kept_entry_generation(registry_entry_path(item.path, registry), None, registry, gcs_bucket_manager)
+        if kept is not None:
+            registries[registry] = RegistryEntryOutcome(status="failed", error=f"{item.path}: invalid metadata file", generation=kept)
+    return ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems, registries=registries)
 
 
 @asset(description="Writes oss.json / cloud.json beside each new or changed metadata file, deletes them where a registry is disabled.")
@@ -139,10 +162,11 @@ def registry_entry(
     gcs_bucket_manager: GcsBucketManager,
     spec_cache: SpecCache,
 ) -> Output[RegistryEntryResult]:
-    files = dict(metadata_definitions.manifest.files)
+    previous_records = metadata_definitions.manifest.files
+    files = dict(previous_records)
     for item in metadata_definitions.changed:
         if not item.valid:
-            files[item.path] = ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems)
+            files[item.path] = _invalid_file_record(item, previous_records.get(item.path), gcs_bucket_manager)
 
     cloud_specs = spec_cache.cloud_spec_paths() if len(metadata_entry) > SPEC_LISTING_THRESHOLD else None
     # Files of the same image (a version and its latest/ copy) are built together, with a spec cache
@@ -154,7 +178,7 @@ def registry_entry(
 
     def build_group(items: list[MetadataFile]) -> list[ProcessedMetadataFile]:
         spec_lookup = _CachedSpecLookup(spec_cache, cloud_specs)
-        return [_build_entries(item, spec_lookup, gcs_bucket_manager) for item in items]
+        return [_build_entries(item, previous_records.get(item.path), spec_lookup, gcs_bucket_manager) for item in items]
 
     built: dict[str, ProcessedMetadataFile] = {}
     if groups:
@@ -162,7 +186,7 @@ def registry_entry(
             for items, group_records in zip(groups.values(), pool.map(build_group, groups.values())):
                 built.update((item.path, record) for item, record in zip(items, group_records))
     records = [built[item.path] for item in metadata_entry]
-    result = RegistryEntryResult(manifest=EntryManifest())
+    result = RegistryEntryResult(manifest=EntryManifest(), full_scan=metadata_definitions.full_scan)
     for item, record in zip(metadata_entry, records):
         files[item.path] = record
         for registry, outcome in record.registries.items():

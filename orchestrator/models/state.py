@@ -12,10 +12,16 @@ EntryStatus = Literal["written", "disabled", "failed"]
 
 
 class RegistryEntryOutcome(BaseModel):
+    """The entry file (`oss.json` / `cloud.json`) beside a metadata file, as the last run left it:
+    `written` at `generation`; `disabled` (removed: the metadata turns this registry off); `failed`
+    (this build failed; `generation` is the last good entry, kept in place, if there is one).
+    With these generations the registry step knows every entry without listing the bucket."""
+
     model_config = ConfigDict(extra="forbid")
 
     status: EntryStatus
     error: Optional[str] = None
+    generation: Optional[int] = None
 
 
 class ProcessedMetadataFile(BaseModel):
@@ -43,8 +49,21 @@ class EntryManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Literal[1] = 1
+    # 2: entry generations recorded. A version-1 manifest is read as empty (every entry rebuilt once).
+    version: Literal[2] = 2
     files: dict[str, ProcessedMetadataFile] = Field(default_factory=dict)
+
+    def published_entry_generations(self, registry: str) -> dict[str, int]:
+        """Entry path -> generation of every `latest/` entry of `registry` that is in the bucket."""
+        generations: dict[str, int] = {}
+        for path, record in self.files.items():
+            folder, _, leaf = path.rpartition("/")
+            if leaf != "metadata.yaml" or not folder.endswith("/latest"):
+                continue
+            outcome = record.registries.get(registry)
+            if outcome is not None and outcome.status != "disabled" and outcome.generation is not None:
+                generations[f"{folder}/{registry}.json"] = outcome.generation
+        return generations
 
 
 class RegistryInput(BaseModel):

@@ -157,21 +157,34 @@ class GcsBucketManager(ConfigurableResource):
         A listing error propagates: an unreadable bucket must never look like an empty one."""
         return list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, prefix, glob)
 
-    def read(self, path: str) -> Optional[tuple[bytes, int]]:
-        """The object's bytes and generation, or None when it does not exist."""
+    def read_blob(self, path: str) -> Optional[tuple[bytes, BlobInfo]]:
+        """The object's bytes and what a listing would say of it, or None when it does not exist."""
         blob = self.bucket.blob(path)
         try:
             data = blob.download_as_bytes()
         except gcs_errors.NotFound:
             return None
-        return data, int(blob.generation)
+        # The download's response headers carry generation and etag: no second request. The header
+        # quotes the etag, a listing does not.
+        return data, BlobInfo(path, int(blob.generation), (blob.etag or "").strip('"'), blob.md5_hash, len(data))
+
+    def read(self, path: str) -> Optional[tuple[bytes, int]]:
+        """The object's bytes and generation, or None when it does not exist."""
+        stored = self.read_blob(path)
+        return None if stored is None else (stored[0], stored[1].generation)
 
     def read_many(self, paths: Iterable[str]) -> dict[str, Optional[tuple[bytes, int]]]:
+        return self._in_parallel(self.read, paths)
+
+    def read_many_blobs(self, paths: Iterable[str]) -> dict[str, Optional[tuple[bytes, BlobInfo]]]:
+        return self._in_parallel(self.read_blob, paths)
+
+    def _in_parallel(self, read_one, paths: Iterable[str]) -> dict:
         paths = list(paths)
         if len(paths) <= 1:
-            return {path: self.read(path) for path in paths}
+            return {path: read_one(path) for path in paths}
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(paths))) as pool:
-            return dict(zip(paths, pool.map(self.read, paths)))
+            return dict(zip(paths, pool.map(read_one, paths)))
 
     def generation_of(self, path: str) -> int:
         """The live generation, 0 when the object does not exist (GCS's 'must not exist' precondition)."""

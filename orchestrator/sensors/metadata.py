@@ -28,6 +28,10 @@ and a run-status lookup, so that tests and the benchmark can call it without Dag
   registries drop them). The run key covers (name, old generation, new generation) of every changed
   object - deletions included, with the generation that disappeared - so no two different changes
   ever share a run key, even a file deleted, re-created and deleted again.
+* The run is told what changed (`changed_files` / `deleted_files` in the config of
+  `metadata_definitions`, up to NAMED_FILES_LIMIT files), so it reads those files instead of listing
+  the bucket a second time, and publishes from the entry manifest without listing the entries:
+  after one upload, a run costs one upload. Larger changes leave the run to list the bucket.
 * Encoding: sorted names grouped by folder, JSON, zlib, base64 (`v1:` prefix). At 12,000 files the
   cursor is a few hundred KB at most (the generations, 16-digit timestamps, are what does not compress).
 """
@@ -61,6 +65,8 @@ SENSOR_NAME = "generate_registry_on_new_latest_metadata_file_blobs"
 CURSOR_VERSION = "v1"
 RUN_KEY_PREFIX = "metadata"
 NO_CHANGE = "no new or changed metadata files"
+# Up to this many changed files the run is told which (it reads only those); beyond, it lists the bucket.
+NAMED_FILES_LIMIT = 200
 
 SUCCEEDED = {DagsterRunStatus.SUCCESS}
 FAILED = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
@@ -200,6 +206,19 @@ def describe_changes(acknowledged: Mapping[str, int], changes: Mapping[str, Opti
     return {"new": new, "changed": len(changes) - new - deleted, "deleted": deleted}
 
 
+def run_config_for(changes: Changes) -> dict:
+    """Name the changed files to the run, so that it reads those instead of listing the bucket again.
+    A large change (the first tick, a reset cursor, a bulk upload) leaves the run to list the bucket:
+    a long list would only bloat the run's stored config."""
+    if len(changes) > NAMED_FILES_LIMIT:
+        return {}
+    scan = {
+        "changed_files": sorted(name for name, generation in changes.items() if generation is not None),
+        "deleted_files": sorted(name for name, generation in changes.items() if generation is None),
+    }
+    return {"ops": {"metadata_definitions": {"config": scan}}}
+
+
 def _run_request(acknowledged: State, changes: Changes, attempt: int, previous_key: Optional[str] = None) -> tuple[RunRequest, PendingRequest]:
     run_key = f"{RUN_KEY_PREFIX}-{change_digest(acknowledged, changes)}-{attempt}"
     counts = describe_changes(acknowledged, changes)
@@ -210,7 +229,7 @@ def _run_request(acknowledged: State, changes: Changes, attempt: int, previous_k
     }
     if previous_key:
         tags["orchestrator/retry_of_run_key"] = previous_key
-    return RunRequest(run_key=run_key, tags=tags), PendingRequest(run_key=run_key, attempt=attempt, changes=changes)
+    return RunRequest(run_key=run_key, run_config=run_config_for(changes), tags=tags), PendingRequest(run_key=run_key, attempt=attempt, changes=changes)
 
 
 def evaluate_metadata_tick(
