@@ -127,6 +127,32 @@ def peak_rss_self_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class ResidentSampler(threading.Thread):
+    """Samples this process's resident set (VmRSS) every 20 ms, to tell which step holds the peak."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples: list[tuple[float, float]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        status = Path("/proc/self/status")
+        while not self._stop_event.wait(0.02):
+            try:
+                rss = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
+            except (OSError, StopIteration):
+                return
+            self.samples.append((time.time(), int(rss.split()[1]) / 1024))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def peak_between(self, start: float, end: float) -> Optional[float]:
+        inside = [rss for when, rss in self.samples if start <= when <= end]
+        return round(max(inside), 1) if inside else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Child scenarios (run in a fresh process each)
 
@@ -202,6 +228,8 @@ def _run_generate_registry(profile_path: Optional[str], request=None) -> dict:
     run_config = request.run_config if request is not None else None
     tags = request.tags if request is not None else None
     with DagsterInstance.ephemeral() as instance:  # created before the clock starts: not the job's time
+        sampler = ResidentSampler()
+        sampler.start()
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -210,12 +238,27 @@ def _run_generate_registry(profile_path: Optional[str], request=None) -> dict:
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_path)
-        steps = {}
-        for event in result.all_events:
-            if event.event_type_value == "STEP_SUCCESS" and event.step_key:
+        sampler.stop()
+        steps, step_peak_rss_mb, step_started = {}, {}, {}
+        for record in instance.all_logs(result.run_id):
+            event = record.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                step_started[event.step_key] = record.timestamp
+            if event.event_type_value == "STEP_SUCCESS":
                 steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 3)
+            if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in step_started:
+                step_peak_rss_mb[event.step_key] = sampler.peak_between(step_started[event.step_key], record.timestamp)
         failed = [event.message for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
-    return {"seconds": seconds, "import_seconds": import_seconds, "success": result.success, "steps": steps, "failures": failed[:3]}
+    return {
+        "seconds": seconds,
+        "import_seconds": import_seconds,
+        "success": result.success,
+        "steps": steps,
+        "step_peak_rss_mb": step_peak_rss_mb,
+        "failures": failed[:3],
+    }
 
 
 def scenario_build(args: dict) -> dict:
@@ -232,12 +275,14 @@ def scenario_sensor_run(args: dict) -> dict:
     from orchestrator.sensors import metadata as sensor_module
 
     resources = build_resources()
-    listing = resources["all_metadata_file_blobs"].list()
-    primed = sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
-    metadata, specs = bucket_manager(args["emulator_url"], args["metadata_bucket"]), bucket_manager(args["emulator_url"], args["spec_bucket"])
-    upload_new_version(metadata, specs, args["repository"], args["serial"])
-    with DagsterInstance.ephemeral() as instance, build_sensor_context(cursor=primed, resources=resources, instance=instance, definitions=defn) as context:
-        ticked = sensor_module.generate_registry_on_new_latest_metadata_file_blobs.evaluate_tick(context)
+    with DagsterInstance.ephemeral() as instance:
+        with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
+            listing = context.resources.all_metadata_file_blobs.list()
+        primed = sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+        metadata, specs = bucket_manager(args["emulator_url"], args["metadata_bucket"]), bucket_manager(args["emulator_url"], args["spec_bucket"])
+        upload_new_version(metadata, specs, args["repository"], args["serial"])
+        with build_sensor_context(cursor=primed, resources=resources, instance=instance, definitions=defn) as context:
+            ticked = sensor_module.generate_registry_on_new_latest_metadata_file_blobs.evaluate_tick(context)
     if len(ticked.run_requests or []) != 1:
         raise RuntimeError(f"the sensor did not request one run after the upload: {ticked.skip_message}")
     request = ticked.run_requests[0]
