@@ -21,10 +21,14 @@ from dagster import (
 from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
 from orchestrator.assets.registry_entry import RegistryEntryResult
 from orchestrator.logic.registry import (
+    SAFETY_CHECKS,
+    SafetyCheck,
+    StagedFacts,
     build_registry,
     diff_markdown,
     diff_registries,
     publish_safety_checks,
+    registry_connectors,
     registry_entries,
 )
 from orchestrator.logic.serialization import to_json_bytes
@@ -52,7 +56,7 @@ class StagedRegistry:
 
     registry_name: str
     registry: dict
-    previous: Optional[dict]
+    previous_connectors: list[dict]  # the published registry, reduced to what the checks and the diff need
     previous_generation: int
     previous_sha256: Optional[str]
     inputs: RegistryInputs
@@ -129,7 +133,7 @@ def stage_registry(
     return StagedRegistry(
         registry_name=registry_name,
         registry=registry,
-        previous=previous,
+        previous_connectors=registry_connectors(previous),
         previous_generation=previous_generation,
         previous_sha256=hashlib.sha256(previous_raw).hexdigest() if previous_raw is not None else None,
         inputs=new_inputs,
@@ -238,7 +242,7 @@ def publish_registry(
         )
     payload = to_json_bytes(staged.registry)
     published = hashlib.sha256(payload).hexdigest() != staged.previous_sha256
-    diff = diff_registries(staged.previous, staged.registry, registry_name)
+    diff = diff_registries(staged.previous_connectors, staged.registry, registry_name)
     generation = staged.previous_generation
     if published:
         path = directory.path_of(registry_file_name(registry_name))
@@ -252,16 +256,20 @@ def publish_registry(
     return PublishOutcome(url=directory.public_url(registry_file_name(registry_name)), published=published, size=len(payload), diff=diff)
 
 
-def _audit(staged: StagedRegistry, policy: RegistryPublishPolicy):
-    return publish_safety_checks(
-        staged.registry_name, staged.registry, staged.previous, staged.disabled_definition_ids, policy.max_unexplained_drop_share
+def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts:
+    return StagedFacts(
+        staged.registry_name, staged.registry, staged.previous_connectors, staged.disabled_definition_ids, policy.max_unexplained_drop_share
     )
+
+
+def _audit(staged: StagedRegistry, policy: RegistryPublishPolicy) -> list[SafetyCheck]:
+    return publish_safety_checks(_facts(staged, policy))
 
 
 def _safety_check(staged_name: str, check_name: str, description: str):
     @asset_check(asset=staged_name, name=check_name, blocking=True, description=description, required_resource_keys={"registry_publish_policy"})
     def registry_safety_check(context, staged: StagedRegistry) -> AssetCheckResult:
-        check = next(item for item in _audit(staged, context.resources.registry_publish_policy) if item.name == check_name)
+        check = SAFETY_CHECKS[check_name](_facts(staged, context.resources.registry_publish_policy))
         return AssetCheckResult(
             passed=check.passed, severity=AssetCheckSeverity.ERROR, description=check.description, metadata={"details": check.description}
         )

@@ -45,10 +45,24 @@ class RegistryEntryResult:
         }
 
 
+@dataclass
+class MetadataEntries:
+    """What the entries step works on: the valid new or changed files (with icon URLs), the invalid
+    ones, the deleted ones and the manifest they update. It is all the entries step loads, so the
+    parsed metadata is held once in that step, not twice."""
+
+    valid: list[MetadataFile]
+    invalid: list[MetadataFile]
+    deleted: list[str]
+    manifest: EntryManifest
+    manifest_generation: int
+    full_scan: bool
+
+
 @asset(description="The new or changed valid metadata files, each with the public URL of its icon when one sits beside it.")
 def metadata_entry(
     context: AssetExecutionContext, metadata_definitions: MetadataDefinitions, gcs_bucket_manager: GcsBucketManager
-) -> Output[list[MetadataFile]]:
+) -> Output[MetadataEntries]:
     valid = [item for item in metadata_definitions.changed if item.valid]
     if len(valid) > ICON_LISTING_THRESHOLD:
         icons = {blob.name for blob in gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", f"{METADATA_FOLDER}/**/icon.svg")}
@@ -58,8 +72,16 @@ def metadata_entry(
         dataclasses.replace(item, icon_url=gcs_bucket_manager.public_url(f"{item.folder}/icon.svg") if f"{item.folder}/icon.svg" in icons else None)
         for item in valid
     ]
+    entries = MetadataEntries(
+        valid=valid,
+        invalid=[item for item in metadata_definitions.changed if not item.valid],
+        deleted=metadata_definitions.deleted,
+        manifest=metadata_definitions.manifest,
+        manifest_generation=metadata_definitions.manifest_generation,
+        full_scan=metadata_definitions.full_scan,
+    )
     return Output(
-        valid,
+        entries,
         metadata={
             "metadata_entries": len(valid),
             "with_icon": sum(1 for item in valid if item.icon_url),
@@ -157,23 +179,21 @@ def _invalid_file_record(item: MetadataFile, previous: Optional[ProcessedMetadat
 @asset(description="Writes oss.json / cloud.json beside each new or changed metadata file, deletes them where a registry is disabled.")
 def registry_entry(
     context: AssetExecutionContext,
-    metadata_definitions: MetadataDefinitions,
-    metadata_entry: list[MetadataFile],
+    metadata_entry: MetadataEntries,
     gcs_bucket_manager: GcsBucketManager,
     spec_cache: SpecCache,
 ) -> Output[RegistryEntryResult]:
-    previous_records = metadata_definitions.manifest.files
+    previous_records = metadata_entry.manifest.files
     files = dict(previous_records)
-    for item in metadata_definitions.changed:
-        if not item.valid:
-            files[item.path] = _invalid_file_record(item, previous_records.get(item.path), gcs_bucket_manager)
+    for item in metadata_entry.invalid:
+        files[item.path] = _invalid_file_record(item, previous_records.get(item.path), gcs_bucket_manager)
 
-    cloud_specs = spec_cache.cloud_spec_paths() if len(metadata_entry) > SPEC_LISTING_THRESHOLD else None
+    cloud_specs = spec_cache.cloud_spec_paths() if len(metadata_entry.valid) > SPEC_LISTING_THRESHOLD else None
     # Files of the same image (a version and its latest/ copy) are built together, with a spec cache
     # of their own: each spec is read once and freed as soon as they are done, so memory stays flat
     # however many files a run processes.
     groups: dict[tuple[str, str], list[MetadataFile]] = {}
-    for item in metadata_entry:
+    for item in metadata_entry.valid:
         groups.setdefault((str(item.data.get("dockerRepository")), str(item.data.get("dockerImageTag"))), []).append(item)
 
     def build_group(items: list[MetadataFile]) -> list[ProcessedMetadataFile]:
@@ -185,10 +205,9 @@ def registry_entry(
         with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(groups))) as pool:
             for items, group_records in zip(groups.values(), pool.map(build_group, groups.values())):
                 built.update((item.path, record) for item, record in zip(items, group_records))
-    records = [built[item.path] for item in metadata_entry]
-    result = RegistryEntryResult(manifest=EntryManifest(), full_scan=metadata_definitions.full_scan)
-    for item, record in zip(metadata_entry, records):
-        files[item.path] = record
+    result = RegistryEntryResult(manifest=EntryManifest(), full_scan=metadata_entry.full_scan)
+    for item in metadata_entry.valid:
+        record = files[item.path] = built[item.path]
         for registry, outcome in record.registries.items():
             if outcome.status == "written":
                 result.written[registry].append(registry_entry_path(item.path, registry))
@@ -197,24 +216,24 @@ def registry_entry(
                 context.log.error(outcome.error)
 
     # A metadata file that is gone takes its entries with it.
-    for path in metadata_definitions.deleted:
+    for path in metadata_entry.deleted:
         files.pop(path, None)
         for registry in REGISTRY_NAMES:
             if gcs_bucket_manager.delete(registry_entry_path(path, registry)):
                 result.deleted.append(registry_entry_path(path, registry))
 
     result.manifest = EntryManifest(files=dict(sorted(files.items())))
-    if result.manifest != metadata_definitions.manifest:
+    if result.manifest != metadata_entry.manifest:
         # Conditional on the generation read at the start: a concurrent run is detected, not overwritten.
         gcs_bucket_manager.write(
-            ENTRY_MANIFEST_PATH, to_json_bytes(result.manifest.model_dump(mode="json")), if_generation_match=metadata_definitions.manifest_generation
+            ENTRY_MANIFEST_PATH, to_json_bytes(result.manifest.model_dump(mode="json")), if_generation_match=metadata_entry.manifest_generation
         )
 
     written_count = sum(len(paths) for paths in result.written.values())
     return Output(
         result,
         metadata={
-            "processed_metadata_files": len(metadata_entry),
+            "processed_metadata_files": len(metadata_entry.valid),
             "oss_entries_written": len(result.written["oss"]),
             "cloud_entries_written": len(result.written["cloud"]),
             "entries_deleted": len(result.deleted),

@@ -7,7 +7,9 @@ records of deleted files, so the manifest never holds more records than there ar
 We chose this over one Dagster dynamic partition per file or per etag because partitions grow
 with every upload (the reference system passed 10,000 for about 500 live files) and cost one
 instance call per file to reconcile; the manifest is one read and one conditional write per run.
-Generations, not etags, are the key: an identical re-upload keeps its etag but is a new write."""
+Generations, not etags, are the key: an identical re-upload keeps its etag but is a new write.
+A run requested by the metadata sensor skips the listing: the sensor names the changed files
+(see `orchestrator.assets.metadata.MetadataScanConfig`)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from pydantic import ValidationError
 
@@ -72,33 +72,35 @@ class DropAnalysis:
         return ", ".join(f"{item['name']} ({item['dockerRepository']}, {item['definitionId']})" for item in connectors)
 
 
-def analyse_drops(previous: Optional[dict], new: dict, disabled_definition_ids: set[str]) -> DropAnalysis:
+def registry_connectors(registry: Optional[dict]) -> list[dict]:
+    """A registry reduced to what the loss check and the diff compare: one summary per connector."""
+    return [connector_summary(entry) for entry in registry_entries(registry)]
+
+
+def analyse_drops(previous_connectors: Sequence[dict], new: dict, disabled_definition_ids: set[str]) -> DropAnalysis:
     """A connector may leave a registry only when its metadata disables that registry."""
     new_ids = {entry_definition_id(entry) for entry in registry_entries(new)}
-    previous_entries = registry_entries(previous)
-    analysis = DropAnalysis(previous_count=len(previous_entries))
-    for entry in previous_entries:
-        definition_id = entry_definition_id(entry)
-        if definition_id in new_ids:
+    analysis = DropAnalysis(previous_count=len(previous_connectors))
+    for connector in previous_connectors:
+        if connector["definitionId"] in new_ids:
             continue
-        bucket = analysis.explained if definition_id in disabled_definition_ids else analysis.unexplained
-        bucket.append(connector_summary(entry))
+        bucket = analysis.explained if connector["definitionId"] in disabled_definition_ids else analysis.unexplained
+        bucket.append(connector)
     return analysis
 
 
-def diff_registries(previous: Optional[dict], new: dict, registry_name: str) -> dict:
-    before = {entry_definition_id(entry): entry for entry in registry_entries(previous)}
-    after = {entry_definition_id(entry): entry for entry in registry_entries(new)}
+def diff_registries(previous_connectors: Sequence[dict], new: dict, registry_name: str) -> dict:
+    before = {connector["definitionId"]: connector for connector in previous_connectors}
+    after = {connector["definitionId"]: connector for connector in registry_connectors(new)}
     changed = []
-    for definition_id in sorted(before.keys() & after.keys(), key=lambda key: str(after[key].get("dockerRepository"))):
+    for definition_id in sorted(before.keys() & after.keys(), key=lambda key: str(after[key]["dockerRepository"])):
         old, current = before[definition_id], after[definition_id]
-        if (old.get("dockerRepository"), old.get("dockerImageTag")) != (current.get("dockerRepository"), current.get("dockerImageTag")):
-            summary = connector_summary(current)
-            del summary["dockerImageTag"]
-            changed.append({**summary, "from": old.get("dockerImageTag"), "to": current.get("dockerImageTag")})
+        if (old["dockerRepository"], old["dockerImageTag"]) != (current["dockerRepository"], current["dockerImageTag"]):
+            summary = {key: value for key, value in current.items() if key != "dockerImageTag"}
+            changed.append({**summary, "from": old["dockerImageTag"], "to": current["dockerImageTag"]})
 
-    def summaries(entries: Mapping[str, dict], ids: set[str]) -> list[dict]:
-        return sorted((connector_summary(entries[key]) for key in ids), key=lambda item: str(item["dockerRepository"]))
+    def summaries(connectors: Mapping[str, dict], ids: set[str]) -> list[dict]:
+        return sorted((connectors[key] for key in ids), key=lambda item: str(item["dockerRepository"]))
 
     return {
         "registry": registry_name,
@@ -129,28 +131,56 @@ class SafetyCheck:
     description: str
 
 
-def publish_safety_checks(
-    registry_name: str, registry: dict, previous: Optional[dict], disabled_definition_ids: set[str], max_unexplained_drop_share: float
-) -> list[SafetyCheck]:
-    """The properties a staged registry must have before it may replace the published one."""
-    schema = schema_problems(registry)
-    duplicates = duplicate_definition_ids(registry)
-    size = len(registry_entries(registry))
-    drops = analyse_drops(previous, registry, disabled_definition_ids)
-    unexplained = drops.describe(drops.unexplained)
-    loss_ok = not drops.unexplained or drops.unexplained_share <= max_unexplained_drop_share
+@dataclass(frozen=True)
+class StagedFacts:
+    """What the safety checks look at: the staged registry, the connectors of the published one, the
+    connectors whose metadata disables this registry, and the allowed share of unexplained loss."""
+
+    registry_name: str
+    registry: dict
+    previous_connectors: Sequence[dict]
+    disabled_definition_ids: set[str]
+    max_unexplained_drop_share: float
+
+
+def check_schema_valid(facts: StagedFacts) -> SafetyCheck:
+    problems = schema_problems(facts.registry)
+    return SafetyCheck("schema_valid", not problems, "; ".join(problems) or f"{len(registry_entries(facts.registry))} entries match the registry schema")
+
+
+def check_no_duplicate_definition_ids(facts: StagedFacts) -> SafetyCheck:
+    duplicates = duplicate_definition_ids(facts.registry)
+    return SafetyCheck("no_duplicate_definition_ids", not duplicates, "; ".join(duplicates) or "every definition id appears once")
+
+
+def check_not_empty(facts: StagedFacts) -> SafetyCheck:
+    size = len(registry_entries(facts.registry))
+    return SafetyCheck("not_empty", size > 0, f"{size} connectors" if size else f"the {facts.registry_name} registry would be empty")
+
+
+def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
+    drops = analyse_drops(facts.previous_connectors, facts.registry, facts.disabled_definition_ids)
+    limit = facts.max_unexplained_drop_share
     if not drops.unexplained:
-        loss_text = "no connector left the registry without its metadata disabling it"
+        text = "no connector left the registry without its metadata disabling it"
     else:
-        loss_text = (
+        text = (
             f"{len(drops.unexplained)} of {drops.previous_count} connectors ({drops.unexplained_share:.1%}) would leave the "
-            f"{registry_name} registry without their metadata disabling it (limit {max_unexplained_drop_share:.0%}): {unexplained}"
+            f"{facts.registry_name} registry without their metadata disabling it (limit {limit:.0%}): {drops.describe(drops.unexplained)}"
         )
     if drops.explained:
-        loss_text += f"; disabled by their metadata: {drops.describe(drops.explained)}"
-    return [
-        SafetyCheck("schema_valid", not schema, "; ".join(schema) or f"{size} entries match the registry schema"),
-        SafetyCheck("no_duplicate_definition_ids", not duplicates, "; ".join(duplicates) or "every definition id appears once"),
-        SafetyCheck("not_empty", size > 0, f"{size} connectors" if size else f"the {registry_name} registry would be empty"),
-        SafetyCheck("no_unexplained_loss", loss_ok, loss_text),
-    ]
+        text += f"; disabled by their metadata: {drops.describe(drops.explained)}"
+    return SafetyCheck("no_unexplained_loss", not drops.unexplained or drops.unexplained_share <= limit, text)
+
+
+# The properties a staged registry must have before it may replace the published one, by check name.
+SAFETY_CHECKS: dict[str, Callable[[StagedFacts], SafetyCheck]] = {
+    "schema_valid": check_schema_valid,
+    "no_duplicate_definition_ids": check_no_duplicate_definition_ids,
+    "not_empty": check_not_empty,
+    "no_unexplained_loss": check_no_unexplained_loss,
+}
+
+
+def publish_safety_checks(facts: StagedFacts) -> list[SafetyCheck]:
+    return [check(facts) for check in SAFETY_CHECKS.values()]
