@@ -334,8 +334,17 @@ def scenario_sensor(args: dict) -> dict:
         no_change_seconds, unchanged = tick(primed)
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         one_change_seconds, changed = tick(unchanged.cursor or primed)
+    # The tick's floor: the same listing request with plain google-cloud-storage, each item's name
+    # and generation taken, nothing else (the emulator ignores matchGlob and fields, so it returns
+    # every object under metadata/ with all its properties).
+    client = metadata.gcp_gcs_client.get_client()
+    started = time.perf_counter()
+    listed = sum(1 for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/", page_size=100_000) if blob.name.endswith("/metadata.yaml") and blob.generation)
+    listing_floor_seconds = time.perf_counter() - started
     return {
         "mode": "sensor",
+        "listing_floor_seconds": listing_floor_seconds,
+        "listing_floor_objects": listed,
         "first_tick_seconds": first_seconds,
         "cursor_bytes": len(primed),
         "no_change_seconds": no_change_seconds,
@@ -591,6 +600,7 @@ def summarise(runs: dict) -> dict:
         "incremental_listing_s": pick("incremental_listing"),
         "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
         "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
+        "listing_floor_s": pick("sensor_tick", "listing_floor_seconds"),
         "sensor_mode": (runs.get("sensor_tick") or [{}])[0].get("mode"),
         "peak_rss_mb": {name: max(run["peak_rss_mb"] for run in items) for name, items in runs.items()},
     }
@@ -612,6 +622,7 @@ def print_table(results: list[dict]) -> None:
         ("incr listing s", lambda s: fmt(s["incremental_listing_s"])),
         ("tick s", lambda s: fmt(s["sensor_no_change_s"])),
         ("tick+1 s", lambda s: fmt(s["sensor_one_change_s"])),
+        ("listing s", lambda s: fmt(s.get("listing_floor_s"))),
         ("peak MiB cold/cli/incr/floor", lambda s: "/".join(fmt(s["peak_rss_mb"].get(name), digits=0) for name in ("cold_in_process", "cold_cli", "incremental", "floor"))),
     ]
     rows = [[render(result if name == "files" else result["summary"]) for name, render in columns] for result in results]
