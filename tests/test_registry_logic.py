@@ -12,6 +12,7 @@ from orchestrator.logic.registry import (
     publish_safety_checks,
     registry_connectors,
 )
+from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import metadata_to_registry_entry
 from tests.builders import make_data, make_spec
 
@@ -25,7 +26,7 @@ def registry_of(*entries: dict) -> dict:
 
 
 def facts(registry: dict, previous: dict | None = None, disabled: set[str] = frozenset(), share: float = 0.05) -> StagedFacts:
-    return StagedFacts("oss", registry, registry_connectors(previous), set(disabled), share)
+    return StagedFacts("oss", to_json_bytes(registry), registry_connectors(registry), registry_connectors(previous), set(disabled), share)
 
 
 def test_build_registry_orders_each_kind_by_path():
@@ -47,6 +48,14 @@ def test_schema_check_names_the_field():
     broken = entry("source-a")
     broken["dockerImageTag"] = 7  # the schema wants a string
     check = SAFETY_CHECKS["schema_valid"](facts(registry_of(broken)))
+    assert not check.passed and "dockerImageTag" in check.description
+
+
+def test_schema_check_audits_the_published_bytes_not_a_copy():
+    staged = facts(registry_of(entry("source-a")))
+    tampered = StagedFacts("oss", staged.payload.replace(b'"dockerImageTag": "1.0.0"', b'"dockerImageTag": 100'), staged.connectors, [], set(), 0.05)
+    assert SAFETY_CHECKS["schema_valid"](staged).passed
+    check = SAFETY_CHECKS["schema_valid"](tampered)
     assert not check.passed and "dockerImageTag" in check.description
 
 
@@ -88,7 +97,7 @@ def test_first_publication_has_nothing_to_lose():
 def test_diff_lists_added_removed_and_version_changes():
     previous = registry_of(entry("source-a"), entry("source-b"), entry("destination-c", connector_type="destination"))
     current = registry_of(entry("source-a", tag="1.1.0"), entry("destination-c", connector_type="destination"), entry("source-d"))
-    diff = diff_registries(registry_connectors(previous), current, "oss")
+    diff = diff_registries(registry_connectors(previous), registry_connectors(current), "oss")
     assert diff["registry"] == "oss"
     assert [item["dockerRepository"] for item in diff["added"]] == ["airbyte/source-d"]
     assert [item["dockerRepository"] for item in diff["removed"]] == ["airbyte/source-b"]
@@ -98,6 +107,6 @@ def test_diff_lists_added_removed_and_version_changes():
 
 def test_diff_against_nothing_adds_everything():
     current = registry_of(entry("source-a"), entry("source-b"))
-    diff = diff_registries([], current, "cloud")
+    diff = diff_registries([], registry_connectors(current), "cloud")
     assert [item["dockerRepository"] for item in diff["added"]] == ["airbyte/source-a", "airbyte/source-b"]
     assert diff["removed"] == [] and diff["changed"] == []

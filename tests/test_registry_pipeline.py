@@ -11,7 +11,6 @@ from dagster import DagsterInstance, build_resources
 from orchestrator import defn
 from orchestrator.assets.registry import publish_registry, stage_registry
 from orchestrator.assets.registry_entry import RegistryEntryResult
-from orchestrator.models.state import EntryManifest
 from orchestrator.resources import ConcurrentWriteError, RegistryPublishPolicy
 from tests.builders import make_data, make_spec, put_connector
 
@@ -204,9 +203,9 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
             bound.latest_oss_registry_entries_file_blobs,
             bound.gcs_bucket_manager,
             bound.registry_directory_manager,
-            RegistryEntryResult(manifest=EntryManifest()),
+            RegistryEntryResult(),
         )
-    assert staged.registry["sources"][0]["dockerImageTag"] == "1.3.0"
+    assert [connector["dockerImageTag"] for connector in staged.connectors] == ["1.3.0"]
     # ... then another writer publishes first: this run must fail, not overwrite the newer file.
     newer = gcs_env["metadata"].read("registries/v0/oss_registry.json")[0].replace(b"1.2.3", b"1.2.4")
     gcs_env["metadata"].write("registries/v0/oss_registry.json", newer)
@@ -214,3 +213,19 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
         with pytest.raises(ConcurrentWriteError, match="changed since this run read it"):
             publish_registry(staged, bound.gcs_bucket_manager, bound.registry_directory_manager, bound.registry_publish_policy)
     assert gcs_env["metadata"].read("registries/v0/oss_registry.json")[0] == newer
+
+
+def test_entries_step_refuses_a_manifest_that_changed_since_the_run_compared_with_it(gcs_env, resources):
+    from dagster import build_asset_context
+
+    from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
+    from orchestrator.assets.registry_entry import MetadataEntries, registry_entry
+
+    put_connector(gcs_env, make_data("source-alpha"))
+    assert run_job(resources).success
+    manifest_before = gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)
+    stale = MetadataEntries(valid=[], invalid=[], deleted=[], manifest_generation=manifest_before[1] - 1, full_scan=True)
+    with build_resources(resources) as bound:
+        with pytest.raises(ConcurrentWriteError, match="another run got there first"):
+            registry_entry(build_asset_context(), metadata_entry=stale, gcs_bucket_manager=bound.gcs_bucket_manager, spec_cache=bound.spec_cache)
+    assert gcs_env["metadata"].read(ENTRY_MANIFEST_PATH) == manifest_before

@@ -41,13 +41,15 @@ class MetadataFile:
 
 @dataclass
 class MetadataDefinitions:
-    """The bucket's metadata files: those new or changed since they were processed are parsed."""
+    """The bucket's metadata files: those new or changed since they were processed are parsed.
+    The manifest itself is not carried along (the entries step reads it again, checking its
+    generation): passing 12,000 records from step to step cost more than reading them twice."""
 
     live_paths: set[str]  # every metadata file in the bucket, as far as this run knows
-    manifest: EntryManifest
     manifest_generation: int
     changed: list[MetadataFile]
     deleted: list[str]
+    known_invalid: dict[str, list[str]] = field(default_factory=dict)  # invalid files not read again in this run
     full_scan: bool = True  # False: only the files the sensor named were looked at
 
     @property
@@ -56,12 +58,8 @@ class MetadataDefinitions:
 
     def invalid_files(self) -> dict[str, list[str]]:
         """Every currently invalid file: those read now, and unchanged ones known from earlier runs."""
-        changed_paths = {item.path for item in self.changed}
         invalid = {item.path: item.problems for item in self.changed if not item.valid}
-        for path, record in self.manifest.files.items():
-            if path in self.live_paths and path not in changed_paths and not record.valid:
-                invalid[path] = record.problems
-        return dict(sorted(invalid.items()))
+        return dict(sorted({**self.known_invalid, **invalid}.items()))
 
 
 class MetadataScanConfig(Config):
@@ -145,7 +143,13 @@ def metadata_definitions(
         live_paths, changed, deleted = _scan_named_files(config, manifest, gcs_bucket_manager)
     scope = "listed the bucket" if full_scan else f"read the {len(config.changed_files or ())} files the sensor named"
     context.log.info(f"{scope}: {len(live_paths)} metadata files, {len(changed)} new or changed, {len(deleted)} deleted")
-    definitions = MetadataDefinitions(live_paths, manifest, manifest_generation, changed, deleted, full_scan=full_scan)
+    changed_paths = {item.path for item in changed}
+    known_invalid = {
+        path: record.problems
+        for path, record in manifest.files.items()
+        if not record.valid and path in live_paths and path not in changed_paths
+    }
+    definitions = MetadataDefinitions(live_paths, manifest_generation, changed, deleted, known_invalid, full_scan=full_scan)
     invalid = [item for item in changed if not item.valid]
     for item in invalid:
         context.log.warning(f"skipping invalid metadata file: {'; '.join(item.problems)}")

@@ -31,6 +31,7 @@ from orchestrator.logic.registry import (
     registry_connectors,
     registry_entries,
 )
+from orchestrator.logic.secrets import all_secret_property_names
 from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.models.state import RegistryInput, RegistryInputs
@@ -55,7 +56,11 @@ class StagedRegistry:
     """A fully built registry, not yet published, with what is needed to audit and publish it."""
 
     registry_name: str
-    registry: dict
+    # Exactly the bytes publishing writes: the checks audit these, and a step that loads the staged
+    # registry unpickles one bytes object instead of every entry's nested spec.
+    payload: bytes
+    connectors: list[dict]  # one summary per connector (logic.registry.connector_summary), sources first
+    secret_property_names: list[str]  # of every spec in the registry, for the secrets mask
     previous_connectors: list[dict]  # the published registry, reduced to what the checks and the diff need
     previous_generation: int
     previous_sha256: Optional[str]
@@ -65,6 +70,9 @@ class StagedRegistry:
     disabled_definition_ids: set[str] = field(default_factory=set)
     downloaded_entries: int = 0
     reused_entries: int = 0
+
+    def count(self, connector_type: str) -> int:
+        return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
 
 
 def _read_json(gcs_bucket_manager: GcsBucketManager, path: str) -> tuple[Optional[bytes], Optional[dict], int]:
@@ -96,7 +104,7 @@ def stage_registry(
     if entries.full_scan:
         generations = {blob.name: blob.generation for blob in entry_listing.list()}
     else:
-        generations = entries.manifest.published_entry_generations(registry_name)
+        generations = dict(entries.entry_generations[registry_name])
 
     # Entries unchanged since the published registry was built are taken from it, not downloaded again.
     reusable: dict[str, dict] = {}
@@ -132,23 +140,25 @@ def stage_registry(
     )
     return StagedRegistry(
         registry_name=registry_name,
-        registry=registry,
+        payload=to_json_bytes(registry),
+        connectors=registry_connectors(registry),
+        secret_property_names=sorted(all_secret_property_names(entry.get("spec") or {} for entry in registry_entries(registry))),
         previous_connectors=registry_connectors(previous),
         previous_generation=previous_generation,
         previous_sha256=hashlib.sha256(previous_raw).hexdigest() if previous_raw is not None else None,
         inputs=new_inputs,
         previous_inputs=inputs,
         inputs_generation=inputs_generation,
-        disabled_definition_ids=entries.disabled_definition_ids(registry_name),
+        disabled_definition_ids=entries.disabled_definition_ids[registry_name],
         downloaded_entries=len(to_download),
         reused_entries=len(reusable),
     )
 
 
-def _entries_preview(registry: dict, rows: int = 15) -> str:
+def _entries_preview(connectors: list[dict], rows: int = 15) -> str:
     lines = ["| type | name | image | definition id |", "|---|---|---|---|"]
-    for entry in registry_entries(registry)[:rows]:
-        lines.append(f"| {entry_connector_type(entry)} | {entry.get('name')} | {entry.get('dockerRepository')}:{entry.get('dockerImageTag')} | {entry_definition_id(entry)} |")
+    for item in connectors[:rows]:
+        lines.append(f"| {item['connectorType']} | {item['name']} | {item['dockerRepository']}:{item['dockerImageTag']} | {item['definitionId']} |")
     return "\n".join(lines)
 
 
@@ -172,11 +182,11 @@ def build_registry_assets(registry_name: str) -> list:
         return Output(
             staged,
             metadata={
-                "sources": len(staged.registry["sources"]),
-                "destinations": len(staged.registry["destinations"]),
+                "sources": staged.count("source"),
+                "destinations": staged.count("destination"),
                 "entries_downloaded": staged.downloaded_entries,
                 "entries_reused_from_published_registry": staged.reused_entries,
-                "preview": MetadataValue.md(_entries_preview(staged.registry)),
+                "preview": MetadataValue.md(_entries_preview(staged.connectors)),
             },
         )
 
@@ -205,14 +215,14 @@ def build_registry_assets(registry_name: str) -> list:
             metadata={
                 "url": MetadataValue.url(outcome.url),
                 "published": outcome.published,
-                "sources": len(staged.registry["sources"]),
-                "destinations": len(staged.registry["destinations"]),
+                "sources": staged.count("source"),
+                "destinations": staged.count("destination"),
                 "bytes": outcome.size,
                 "registry_diff": MetadataValue.md(diff_markdown(outcome.diff)),
                 "added": len(outcome.diff["added"]),
                 "removed": len(outcome.diff["removed"]),
                 "version_changes": len(outcome.diff["changed"]),
-                "preview": MetadataValue.md(_entries_preview(staged.registry)),
+                "preview": MetadataValue.md(_entries_preview(staged.connectors)),
             },
         )
 
@@ -240,9 +250,9 @@ def publish_registry(
             f"refusing to publish the {registry_name} registry; the published one stays in place: "
             + " | ".join(f"{check.name}: {check.description}" for check in failing)
         )
-    payload = to_json_bytes(staged.registry)
+    payload = staged.payload
     published = hashlib.sha256(payload).hexdigest() != staged.previous_sha256
-    diff = diff_registries(staged.previous_connectors, staged.registry, registry_name)
+    diff = diff_registries(staged.previous_connectors, staged.connectors, registry_name)
     generation = staged.previous_generation
     if published:
         path = directory.path_of(registry_file_name(registry_name))
@@ -258,7 +268,12 @@ def publish_registry(
 
 def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts:
     return StagedFacts(
-        staged.registry_name, staged.registry, staged.previous_connectors, staged.disabled_definition_ids, policy.max_unexplained_drop_share
+        staged.registry_name,
+        staged.payload,
+        staged.connectors,
+        staged.previous_connectors,
+        staged.disabled_definition_ids,
+        policy.max_unexplained_drop_share,
     )
 
 

@@ -11,12 +11,12 @@ from typing import Optional
 
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH, ICON_LISTING_THRESHOLD, MetadataDefinitions, MetadataFile
+from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH, ICON_LISTING_THRESHOLD, MetadataDefinitions, MetadataFile, read_entry_manifest
 from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import RegistryEntryError, metadata_to_registry_entry
 from orchestrator.models.registry import REGISTRY_NAMES
 from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
-from orchestrator.resources import GcsBucketManager, SpecCache
+from orchestrator.resources import ConcurrentWriteError, GcsBucketManager, SpecCache
 from orchestrator.settings import METADATA_FOLDER
 
 
@@ -26,23 +26,18 @@ def registry_entry_path(metadata_path: str, registry: str) -> str:
 
 @dataclass
 class RegistryEntryResult:
-    """What this run wrote, deleted and failed, and the manifest as it now stands."""
+    """What this run wrote, deleted and failed, and what the registry step needs of the manifest as
+    it now stands (not the manifest itself: its records are many and the registry step needs little)."""
 
-    manifest: EntryManifest
     full_scan: bool = True  # the bucket was listed (else only files named by the sensor were looked at)
     written: dict[str, list[str]] = field(default_factory=lambda: {name: [] for name in REGISTRY_NAMES})
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-
-    def disabled_definition_ids(self, registry: str) -> set[str]:
-        """Connectors whose current latest/ metadata disables this registry: they may leave it."""
-        return {
-            record.definition_id
-            for path, record in self.manifest.files.items()
-            if path.endswith("/latest/metadata.yaml")
-            and record.definition_id
-            and record.registries.get(registry, RegistryEntryOutcome(status="written")).status == "disabled"
-        }
+    # Per registry: path -> generation of every latest/ entry in the bucket, by the manifest.
+    entry_generations: dict[str, dict[str, int]] = field(default_factory=lambda: {name: {} for name in REGISTRY_NAMES})
+    # Per registry: connectors whose current latest/ metadata disables it (they may leave it).
+    disabled_definition_ids: dict[str, set[str]] = field(default_factory=lambda: {name: set() for name in REGISTRY_NAMES})
+    manifest_records: int = 0
 
 
 @dataclass
@@ -54,8 +49,7 @@ class MetadataEntries:
     valid: list[MetadataFile]
     invalid: list[MetadataFile]
     deleted: list[str]
-    manifest: EntryManifest
-    manifest_generation: int
+    manifest_generation: int  # the manifest these files were compared with
     full_scan: bool
 
 
@@ -76,7 +70,6 @@ def metadata_entry(
         valid=valid,
         invalid=[item for item in metadata_definitions.changed if not item.valid],
         deleted=metadata_definitions.deleted,
-        manifest=metadata_definitions.manifest,
         manifest_generation=metadata_definitions.manifest_generation,
         full_scan=metadata_definitions.full_scan,
     )
@@ -183,7 +176,13 @@ def registry_entry(
     gcs_bucket_manager: GcsBucketManager,
     spec_cache: SpecCache,
 ) -> Output[RegistryEntryResult]:
-    previous_records = metadata_entry.manifest.files
+    manifest, manifest_generation = read_entry_manifest(gcs_bucket_manager)
+    if manifest_generation != metadata_entry.manifest_generation:
+        raise ConcurrentWriteError(
+            f"gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} changed since this run compared the metadata files with it "
+            f"(generation {metadata_entry.manifest_generation}, now {manifest_generation}): another run got there first; nothing was written"
+        )
+    previous_records = manifest.files
     files = dict(previous_records)
     for item in metadata_entry.invalid:
         files[item.path] = _invalid_file_record(item, previous_records.get(item.path), gcs_bucket_manager)
@@ -205,7 +204,7 @@ def registry_entry(
         with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(groups))) as pool:
             for items, group_records in zip(groups.values(), pool.map(build_group, groups.values())):
                 built.update((item.path, record) for item, record in zip(items, group_records))
-    result = RegistryEntryResult(manifest=EntryManifest(), full_scan=metadata_entry.full_scan)
+    result = RegistryEntryResult(full_scan=metadata_entry.full_scan)
     for item in metadata_entry.valid:
         record = files[item.path] = built[item.path]
         for registry, outcome in record.registries.items():
@@ -222,12 +221,14 @@ def registry_entry(
             if gcs_bucket_manager.delete(registry_entry_path(path, registry)):
                 result.deleted.append(registry_entry_path(path, registry))
 
-    result.manifest = EntryManifest(files=dict(sorted(files.items())))
-    if result.manifest != metadata_entry.manifest:
+    new_manifest = EntryManifest(files=dict(sorted(files.items())))
+    if new_manifest != manifest:
         # Conditional on the generation read at the start: a concurrent run is detected, not overwritten.
-        gcs_bucket_manager.write(
-            ENTRY_MANIFEST_PATH, to_json_bytes(result.manifest.model_dump(mode="json")), if_generation_match=metadata_entry.manifest_generation
-        )
+        gcs_bucket_manager.write(ENTRY_MANIFEST_PATH, to_json_bytes(new_manifest.model_dump(mode="json")), if_generation_match=manifest_generation)
+    for registry in REGISTRY_NAMES:
+        result.entry_generations[registry] = new_manifest.published_entry_generations(registry)
+        result.disabled_definition_ids[registry] = new_manifest.disabled_definition_ids(registry)
+    result.manifest_records = len(new_manifest.files)
 
     written_count = sum(len(paths) for paths in result.written.values())
     return Output(
@@ -238,7 +239,7 @@ def registry_entry(
             "cloud_entries_written": len(result.written["cloud"]),
             "entries_deleted": len(result.deleted),
             "failed": len(result.failed),
-            "manifest_records": len(result.manifest.files),
+            "manifest_records": result.manifest_records,
             "written_urls": MetadataValue.md(
                 "\n".join(f"- [{path}]({gcs_bucket_manager.public_url(path)})" for paths in result.written.values() for path in paths[:25])
                 or "Nothing written: no metadata file changed."

@@ -36,23 +36,24 @@ def connector_summary(entry: dict) -> dict:
     }
 
 
-def schema_problems(registry: dict) -> list[str]:
+def schema_problems(payload: bytes) -> list[str]:
+    """Problems of the registry exactly as it would be published (its serialised bytes)."""
     try:
-        ConnectorRegistryV0.model_validate(registry)
+        ConnectorRegistryV0.model_validate_json(payload)
     except ValidationError as error:
         return [f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()]
     return []
 
 
-def duplicate_definition_ids(registry: dict) -> list[str]:
+def duplicate_definition_ids(connectors: Sequence[dict]) -> list[str]:
     duplicates = []
-    for kind in ("sources", "destinations"):
-        seen: dict[str, str] = {}
-        for entry in registry.get(kind, []):
-            definition_id = entry_definition_id(entry)
-            if definition_id in seen:
-                duplicates.append(f"{kind}: {definition_id} is both {seen[definition_id]} and {entry.get('dockerRepository')}")
-            seen.setdefault(definition_id, str(entry.get("dockerRepository")))
+    seen: dict[tuple[str, str], str] = {}
+    for connector in connectors:
+        kind = "sources" if connector["connectorType"] == "source" else "destinations"
+        key = (kind, connector["definitionId"])
+        if key in seen:
+            duplicates.append(f"{kind}: {connector['definitionId']} is both {seen[key]} and {connector['dockerRepository']}")
+        seen.setdefault(key, str(connector["dockerRepository"]))
     return duplicates
 
 
@@ -77,9 +78,9 @@ def registry_connectors(registry: Optional[dict]) -> list[dict]:
     return [connector_summary(entry) for entry in registry_entries(registry)]
 
 
-def analyse_drops(previous_connectors: Sequence[dict], new: dict, disabled_definition_ids: set[str]) -> DropAnalysis:
+def analyse_drops(previous_connectors: Sequence[dict], connectors: Sequence[dict], disabled_definition_ids: set[str]) -> DropAnalysis:
     """A connector may leave a registry only when its metadata disables that registry."""
-    new_ids = {entry_definition_id(entry) for entry in registry_entries(new)}
+    new_ids = {connector["definitionId"] for connector in connectors}
     analysis = DropAnalysis(previous_count=len(previous_connectors))
     for connector in previous_connectors:
         if connector["definitionId"] in new_ids:
@@ -89,9 +90,9 @@ def analyse_drops(previous_connectors: Sequence[dict], new: dict, disabled_defin
     return analysis
 
 
-def diff_registries(previous_connectors: Sequence[dict], new: dict, registry_name: str) -> dict:
+def diff_registries(previous_connectors: Sequence[dict], connectors: Sequence[dict], registry_name: str) -> dict:
     before = {connector["definitionId"]: connector for connector in previous_connectors}
-    after = {connector["definitionId"]: connector for connector in registry_connectors(new)}
+    after = {connector["definitionId"]: connector for connector in connectors}
     changed = []
     for definition_id in sorted(before.keys() & after.keys(), key=lambda key: str(after[key]["dockerRepository"])):
         old, current = before[definition_id], after[definition_id]
@@ -133,33 +134,35 @@ class SafetyCheck:
 
 @dataclass(frozen=True)
 class StagedFacts:
-    """What the safety checks look at: the staged registry, the connectors of the published one, the
-    connectors whose metadata disables this registry, and the allowed share of unexplained loss."""
+    """What the safety checks look at: the staged registry as the bytes that would be published and
+    its connectors, the connectors of the published one, those whose metadata disables this
+    registry, and the allowed share of unexplained loss."""
 
     registry_name: str
-    registry: dict
+    payload: bytes
+    connectors: Sequence[dict]
     previous_connectors: Sequence[dict]
     disabled_definition_ids: set[str]
     max_unexplained_drop_share: float
 
 
 def check_schema_valid(facts: StagedFacts) -> SafetyCheck:
-    problems = schema_problems(facts.registry)
-    return SafetyCheck("schema_valid", not problems, "; ".join(problems) or f"{len(registry_entries(facts.registry))} entries match the registry schema")
+    problems = schema_problems(facts.payload)
+    return SafetyCheck("schema_valid", not problems, "; ".join(problems) or f"{len(facts.connectors)} entries match the registry schema")
 
 
 def check_no_duplicate_definition_ids(facts: StagedFacts) -> SafetyCheck:
-    duplicates = duplicate_definition_ids(facts.registry)
+    duplicates = duplicate_definition_ids(facts.connectors)
     return SafetyCheck("no_duplicate_definition_ids", not duplicates, "; ".join(duplicates) or "every definition id appears once")
 
 
 def check_not_empty(facts: StagedFacts) -> SafetyCheck:
-    size = len(registry_entries(facts.registry))
+    size = len(facts.connectors)
     return SafetyCheck("not_empty", size > 0, f"{size} connectors" if size else f"the {facts.registry_name} registry would be empty")
 
 
 def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
-    drops = analyse_drops(facts.previous_connectors, facts.registry, facts.disabled_definition_ids)
+    drops = analyse_drops(facts.previous_connectors, facts.connectors, facts.disabled_definition_ids)
     limit = facts.max_unexplained_drop_share
     if not drops.unexplained:
         text = "no connector left the registry without its metadata disabling it"

@@ -65,6 +65,17 @@ class EntryManifest(BaseModel):
                 generations[f"{folder}/{registry}.json"] = outcome.generation
         return generations
 
+    def disabled_definition_ids(self, registry: str) -> set[str]:
+        """Connectors whose current `latest/` metadata disables `registry`: they may leave it."""
+        return {
+            record.definition_id
+            for path, record in self.files.items()
+            if path.endswith("/latest/metadata.yaml")
+            and record.definition_id
+            and registry in record.registries
+            and record.registries[registry].status == "disabled"
+        }
+
 
 class RegistryInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
