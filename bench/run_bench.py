@@ -334,12 +334,19 @@ def scenario_sensor(args: dict) -> dict:
         no_change_seconds, unchanged = tick(primed)
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         one_change_seconds, changed = tick(unchanged.cursor or primed)
-    # The tick's floor: the same listing request with plain google-cloud-storage, each item's name
-    # and generation taken, nothing else (the emulator ignores matchGlob and fields, so it returns
-    # every object under metadata/ with all its properties).
-    client = metadata.gcp_gcs_client.get_client()
+    # The tick's floor: the listing request itself, one plain HTTP GET whose JSON is parsed, nothing
+    # else (the emulator ignores matchGlob and fields: it returns every object under metadata/ with
+    # all its properties, in one page since it honours any page size).
+    import requests
+
     started = time.perf_counter()
-    listed = sum(1 for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/", page_size=100_000) if blob.name.endswith("/metadata.yaml") and blob.generation)
+    response = requests.get(
+        f"{args['emulator_url']}/storage/v1/b/{args['metadata_bucket']}/o",
+        params={"prefix": "metadata/", "maxResults": 100_000, "fields": "items(name,generation),nextPageToken"},
+        timeout=120,
+    )
+    response.raise_for_status()
+    listed = sum(1 for item in response.json().get("items", []) if item["name"].endswith("/metadata.yaml"))
     listing_floor_seconds = time.perf_counter() - started
     return {
         "mode": "sensor",
