@@ -135,17 +135,18 @@ def _kept_entry_generation(path: str, previous: Optional[ProcessedMetadataFile],
 def _build_entries(
     item: MetadataFile, previous: Optional[ProcessedMetadataFile], spec_lookup: _CachedSpecLookup, gcs_bucket_manager: GcsBucketManager
 ) -> ProcessedMetadataFile:
+    data = item.load_data()
     record = ProcessedMetadataFile(
         generation=item.generation,
         etag=item.etag,
         valid=True,
-        definition_id=str(item.data.get("definitionId")),
-        connector_type=str(item.data.get("connectorType")),
+        definition_id=str(data.get("definitionId")),
+        connector_type=str(data.get("connectorType")),
     )
     for registry in REGISTRY_NAMES:
         path = registry_entry_path(item.path, registry)
         try:
-            entry = metadata_to_registry_entry(item.data, registry, item.icon_url, spec_lookup)
+            entry = metadata_to_registry_entry(data, registry, item.icon_url, spec_lookup)
         except RegistryEntryError as error:
             record.registries[registry] = RegistryEntryOutcome(
                 status="failed", error=f"{item.path}: {error}", generation=_kept_entry_generation(path, previous, registry, gcs_bucket_manager)
@@ -193,7 +194,7 @@ def registry_entry(
     # however many files a run processes.
     groups: dict[tuple[str, str], list[MetadataFile]] = {}
     for item in metadata_entry.valid:
-        groups.setdefault((str(item.data.get("dockerRepository")), str(item.data.get("dockerImageTag"))), []).append(item)
+        groups.setdefault(item.docker_image, []).append(item)
 
     def build_group(items: list[MetadataFile]) -> list[ProcessedMetadataFile]:
         spec_lookup = _CachedSpecLookup(spec_cache, cloud_specs)
