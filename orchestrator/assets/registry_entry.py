@@ -43,8 +43,8 @@ class RegistryEntryResult:
 @dataclass
 class MetadataEntries:
     """What the entries step works on: the valid new or changed files (with icon URLs), the invalid
-    ones, the deleted ones and the manifest they update. It is all the entries step loads, so the
-    parsed metadata is held once in that step, not twice."""
+    ones, the deleted ones, and the generation of the manifest they were compared with. It is all
+    the entries step loads, so the parsed metadata is held once in that step, not twice."""
 
     valid: list[MetadataFile]
     invalid: list[MetadataFile]
