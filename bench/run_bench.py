@@ -114,14 +114,23 @@ def upload_new_version(metadata, specs, repository: str, serial: int) -> str:
     return new_tag
 
 
+def proc_status_mb(pid: "int | str", field: str) -> Optional[float]:
+    """A memory field of /proc/<pid>/status (VmHWM: peak resident set; VmRSS: current), in MiB;
+    None when the process or the field is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def peak_rss_self_mb() -> float:
     """VmHWM of this process (peak resident set), in MiB."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = proc_status_mb("self", "VmHWM")
+    if peak is not None:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -136,13 +145,11 @@ class ResidentSampler(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        status = Path("/proc/self/status")
         while not self._stop_event.wait(0.02):
-            try:
-                rss = next(line for line in status.read_text().splitlines() if line.startswith("VmRSS:"))
-            except (OSError, StopIteration):
+            rss = proc_status_mb("self", "VmRSS")
+            if rss is None:
                 return
-            self.samples.append((time.time(), int(rss.split()[1]) / 1024))
+            self.samples.append((time.time(), rss))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -265,6 +272,17 @@ def scenario_build(args: dict) -> dict:
     return _run_generate_registry(args.get("profile"))
 
 
+def primed_cursor(resources: dict, instance, defn) -> str:
+    """The metadata sensor's cursor as it stands once the run for the current bucket has succeeded."""
+    from dagster import build_sensor_context
+
+    from orchestrator.sensors import metadata as sensor_module
+
+    with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
+        listing = context.resources.all_metadata_file_blobs.list()
+    return sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+
+
 def scenario_sensor_run(args: dict) -> dict:
     """What production does after one upload: the sensor, its cursor as after the last successful
     run, sees the upload and requests a run naming the changed files; that run is timed."""
@@ -276,9 +294,7 @@ def scenario_sensor_run(args: dict) -> dict:
 
     resources = build_resources()
     with DagsterInstance.ephemeral() as instance:
-        with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
-            listing = context.resources.all_metadata_file_blobs.list()
-        primed = sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+        primed = primed_cursor(resources, instance, defn)
         metadata, specs = bucket_manager(args["emulator_url"], args["metadata_bucket"]), bucket_manager(args["emulator_url"], args["spec_bucket"])
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         with build_sensor_context(cursor=primed, resources=resources, instance=instance, definitions=defn) as context:
@@ -296,27 +312,12 @@ def scenario_sensor(args: dict) -> dict:
 
     from orchestrator import defn
     from orchestrator.resources import build_resources
+    from orchestrator.sensors import metadata as sensor_module
 
     resources = build_resources()
     metadata = bucket_manager(args["emulator_url"], args["metadata_bucket"])
     specs = bucket_manager(args["emulator_url"], args["spec_bucket"])
-    try:
-        from orchestrator.sensors import metadata as sensor_module  # being written by another developer
-
-        sensor_def = getattr(sensor_module, "generate_registry_on_new_latest_metadata_file_blobs")
-    except (ImportError, AttributeError) as error:
-        sensor_def, missing = None, f"{type(error).__name__}: {error}"
-
-    if sensor_def is None:
-        with DagsterInstance.ephemeral() as instance, build_sensor_context(resources=resources, instance=instance) as context:
-            listing = context.resources.all_metadata_file_blobs
-            listing.list()  # warm the client's connection, as a ticking daemon would have
-            timings = []
-            for _ in range(2):
-                started = time.perf_counter()
-                count = len(listing.list())
-                timings.append(time.perf_counter() - started)
-        return {"mode": "listing only", "reason": missing, "no_change_seconds": min(timings), "one_change_seconds": None, "listed": count}
+    sensor_def = sensor_module.generate_registry_on_new_latest_metadata_file_blobs
 
     with DagsterInstance.ephemeral() as instance:
 
@@ -327,10 +328,7 @@ def scenario_sensor(args: dict) -> dict:
                 return time.perf_counter() - started, data
 
         first_seconds, _ = tick(None)  # empty cursor: everything is new
-        # Primed: the cursor as it stands once the run for the current bucket has succeeded.
-        with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
-            listing = context.resources.all_metadata_file_blobs.list()
-        primed = sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+        primed = primed_cursor(resources, instance, defn)
         no_change_seconds, unchanged = tick(primed)
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         one_change_seconds, changed = tick(unchanged.cursor or primed)
@@ -349,7 +347,6 @@ def scenario_sensor(args: dict) -> dict:
     listed = sum(1 for item in response.json().get("items", []) if item["name"].endswith("/metadata.yaml"))
     listing_floor_seconds = time.perf_counter() - started
     return {
-        "mode": "sensor",
         "listing_floor_seconds": listing_floor_seconds,
         "listing_floor_objects": listed,
         "first_tick_seconds": first_seconds,
@@ -391,16 +388,6 @@ def _process_tree(pid: int) -> list[int]:
     return pids
 
 
-def _vmhwm_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
-
-
 class TreePeakMonitor(threading.Thread):
     """Polls VmHWM (a high-water mark, so a late sample still sees an earlier peak) of every process
     in the child's tree; the figure is the largest single process, not a sum."""
@@ -413,7 +400,7 @@ class TreePeakMonitor(threading.Thread):
     def run(self) -> None:
         while not self.done.is_set():
             for pid in _process_tree(self.pid):
-                self.peak_mb = max(self.peak_mb, _vmhwm_mb(pid))
+                self.peak_mb = max(self.peak_mb, proc_status_mb(pid, "VmHWM") or 0.0)
             self.done.wait(self.interval)
 
 
@@ -608,7 +595,6 @@ def summarise(runs: dict) -> dict:
         "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
         "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
         "listing_floor_s": pick("sensor_tick", "listing_floor_seconds"),
-        "sensor_mode": (runs.get("sensor_tick") or [{}])[0].get("mode"),
         "peak_rss_mb": {name: max(run["peak_rss_mb"] for run in items) for name, items in runs.items()},
     }
     for key in ("cold_in_process_s", "cold_cli_s", "incremental_s", "incremental_listing_s"):
@@ -637,9 +623,6 @@ def print_table(results: list[dict]) -> None:
     print("  ".join(name.rjust(width) for (name, _), width in zip(columns, widths)))
     for row in rows:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
-    modes = {result["summary"].get("sensor_mode") for result in results}
-    if "listing only" in modes:
-        print("tick: LISTING ONLY (all_metadata_file_blobs.list()); the metadata sensor was not importable")
 
 
 def fmt(value: Optional[float], suffix: str = "", digits: int = 2) -> str:

@@ -1,4 +1,5 @@
-"""Small, explicit builders of metadata documents and specs for tests (no sample generator involved)."""
+"""Small, explicit builders of metadata documents and specs for tests (no sample generator involved),
+and one sensor evaluation as the daemon would make it."""
 
 from __future__ import annotations
 
@@ -87,3 +88,13 @@ def put_connector(
         if cloud_spec is not None:
             specs.write(f"specs/{repository}/{tag}/spec.cloud.json", json.dumps(cloud_spec).encode())
     return [f"{folder}/metadata.yaml" for folder in folders]
+
+
+def tick(sensor, resources, instance, cursor=None):
+    """One evaluation: (run requests, skip reason text or None, new cursor)."""
+    from dagster import build_sensor_context
+
+    with build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
+        result = sensor(context)
+    skip = result.skip_reason.skip_message if result.skip_reason else None
+    return list(result.run_requests or []), skip, result.cursor

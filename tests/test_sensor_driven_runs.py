@@ -8,14 +8,14 @@ import difflib
 import json
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from orchestrator import defn
 from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
 from orchestrator.sensors.metadata import NAMED_FILES_LIMIT, NO_CHANGE, generate_registry_on_new_latest_metadata_file_blobs as metadata_sensor
 from orchestrator.sensors.metadata import run_config_for
-from tests.builders import make_data, make_spec, put_connector, to_yaml
+from tests.builders import make_data, make_spec, put_connector, tick, to_yaml
 
 REGISTRY_FILES = ("registries/v0/oss_registry.json", "registries/v0/cloud_registry.json", "registries/v0/specs_secrets_mask.yaml")
 
@@ -29,10 +29,9 @@ def instance():
 def sensor_run(resources, instance, cursor):
     """One tick, the run it requests executed as the daemon would (its config, tags and run key),
     and the tick after it, which must acknowledge the change. Returns (request, run result, cursor)."""
-    with build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
-        ticked = metadata_sensor(context)
-    assert len(ticked.run_requests) == 1, ticked.skip_reason
-    request = ticked.run_requests[0]
+    requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
+    assert len(requests) == 1, skip
+    request = requests[0]
     result = defn.resolve_job_def("generate_registry").execute_in_process(
         run_config=request.run_config,
         resources=resources,
@@ -40,11 +39,10 @@ def sensor_run(resources, instance, cursor):
         tags={**request.tags, RUN_KEY_TAG: request.run_key},
         raise_on_error=False,
     )
-    with build_sensor_context(cursor=ticked.cursor, resources=resources, instance=instance) as context:
-        after = metadata_sensor(context)
+    after_requests, after_skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     if result.success:
-        assert not after.run_requests and after.skip_reason.skip_message == NO_CHANGE
-    return request, result, after.cursor
+        assert not after_requests and after_skip == NO_CHANGE
+    return request, result, cursor
 
 
 def metadata_value(result, node, key):
@@ -149,8 +147,7 @@ def test_named_deleted_file_that_is_back_is_processed_as_a_change(gcs_env, resou
     _, _, cursor = sensor_run(resources, instance, None)
     path = "metadata/airbyte/source-s1/1.2.3/metadata.yaml"
     gcs_env["metadata"].delete(path)
-    with build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
-        request = metadata_sensor(context).run_requests[0]
+    request = tick(metadata_sensor, resources, instance, cursor)[0][0]
     assert request.run_config["ops"]["metadata_definitions"]["config"]["deleted_files"] == [path]
     # Re-created between the tick and the run: the run must not delete what exists.
     gcs_env["metadata"].write(path, to_yaml(make_data("source-s1")))

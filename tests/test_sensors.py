@@ -14,7 +14,6 @@ from dagster import (
     DagsterRunStatus,
     RunRequest,
     SkipReason,
-    build_sensor_context,
     job,
     op,
 )
@@ -30,7 +29,7 @@ from orchestrator.sensors.metadata import (
     generate_registry_on_new_latest_metadata_file_blobs as metadata_sensor,
 )
 from orchestrator.sensors.registry import generate_registry_reports_on_registry_updated as registry_sensor
-from tests.builders import make_data, put_connector, to_yaml
+from tests.builders import make_data, put_connector, tick, to_yaml
 
 
 @op
@@ -51,14 +50,6 @@ def _succeeding_job():
 @job
 def _failing_job():
     _fails()
-
-
-def tick(sensor, resources, instance, cursor=None):
-    """One evaluation: (run requests, skip reason text or None, new cursor)."""
-    with build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
-        result = sensor(context)
-    skip = result.skip_reason.skip_message if result.skip_reason else None
-    return list(result.run_requests or []), skip, result.cursor
 
 
 def record_run(instance, run_key, success=True):

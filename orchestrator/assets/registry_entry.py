@@ -164,8 +164,8 @@ def _invalid_file_record(item: MetadataFile, previous: Optional[ProcessedMetadat
     """An invalid file builds nothing; the entries of its last good version stay, and so do their records."""
     registries = dict(previous.registries) if previous is not None else {}
     for registry in set(REGISTRY_NAMES) - set(registries):
-        kept = _kept_entry_generation(registry_entry_path(item.path, registry), None, registry, gcs_bucket_manager)
-        if kept is not None:
+        kept = gcs_bucket_manager.generation_of(registry_entry_path(item.path, registry))
+        if kept:
             registries[registry] = RegistryEntryOutcome(status="failed", error=f"{item.path}: invalid metadata file", generation=kept)
     return ProcessedMetadataFile(generation=item.generation, etag=item.etag, valid=False, problems=item.problems, registries=registries)
 

@@ -10,6 +10,7 @@ import json
 import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, Output, asset
 
+from orchestrator.assets.registry import registry_diff_path, registry_file_name
 from orchestrator.logic.render import build_report_data, render_html_report, render_json_report
 from orchestrator.logic.report import (
     CONNECTOR_TYPES,
@@ -24,12 +25,10 @@ from orchestrator.logic.report import (
     registry_dataframe,
 )
 from orchestrator.resources import GcsBucketManager, GcsFileManager
-from orchestrator.assets.registry import registry_diff_path, registry_file_name
 
 REPORT_HTML = "connector_registry_report.html"
 REPORT_JSON = "connector_registry_report.json"
 PREVIEW_ROWS = 10
-
 
 
 def read_published_registry(registry_directory_manager: GcsFileManager, registry_name: str) -> tuple[dict, int, str]:
