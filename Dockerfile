@@ -42,7 +42,7 @@ RUN POETRY_PYPI_MIRROR_URL="$PYPI_MIRROR_URL" /opt/poetry/bin/poetry install --o
 # Then the package itself (the code location and the metadata_service command).
 COPY orchestrator ./orchestrator
 RUN POETRY_PYPI_MIRROR_URL="$PYPI_MIRROR_URL" /opt/poetry/bin/poetry install --only "$POETRY_GROUPS" --no-ansi \
- && python -c "import orchestrator, dagster_k8s, dagster_postgres, dagster_gcp" \
+ && python -c "import orchestrator.definitions, dagster_k8s, dagster_postgres, dagster_gcp" \
  && find /opt/venv /opt/dagster/app -name __pycache__ -type d -prune -exec rm -rf {} +
 
 
@@ -51,7 +51,8 @@ FROM python:3.11-slim
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    DAGSTER_HOME=/opt/dagster/dagster_home
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    ORCHESTRATOR_DEPLOYMENT=gcs
 
 # An unprivileged user; DAGSTER_HOME is where the Helm chart mounts the instance's dagster.yaml.
 RUN useradd --system --uid 10001 --user-group --home-dir /opt/dagster --no-create-home dagster \
@@ -66,4 +67,4 @@ USER 10001
 EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
   CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
-CMD ["dagster", "api", "grpc", "-m", "orchestrator", "-h", "0.0.0.0", "-p", "4000"]
+CMD ["dagster", "api", "grpc", "-m", "orchestrator.definitions", "-h", "0.0.0.0", "-p", "4000"]

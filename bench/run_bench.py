@@ -11,6 +11,7 @@ parent for every process of the child's tree. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -19,7 +20,6 @@ import platform
 import pstats
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,9 +27,9 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -39,20 +39,10 @@ RESULTS_DIR = ROOT / "bench" / "results"
 VERSIONS = 20
 SEED = 7
 SPEC_BUCKET = "bench-specs"
-FORBIDDEN_PORT = 9023  # the developer's own embedded bucket
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers shared by the parent and the children
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port != FORBIDDEN_PORT:
-            return port
 
 
 def bucket_manager(emulator_url: str, bucket: str):
@@ -68,6 +58,7 @@ def metadata_bucket_name(size: int) -> str:
 def child_environment(emulator_url: str, size: int, dagster_home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        ORCHESTRATOR_DEPLOYMENT="local",
         STORAGE_EMULATOR_HOST=emulator_url,
         METADATA_BUCKET=metadata_bucket_name(size),
         SPEC_CACHE_BUCKET=SPEC_BUCKET,
@@ -114,7 +105,7 @@ def upload_new_version(metadata, specs, repository: str, serial: int) -> str:
     return new_tag
 
 
-def proc_status_mb(pid: "int | str", field: str) -> Optional[float]:
+def proc_status_mb(pid: int | str, field: str) -> float | None:
     """A memory field of /proc/<pid>/status (VmHWM: peak resident set; VmRSS: current), in MiB;
     None when the process or the field is gone."""
     try:
@@ -155,7 +146,7 @@ class ResidentSampler(threading.Thread):
         self._stop_event.set()
         self.join()
 
-    def peak_between(self, start: float, end: float) -> Optional[float]:
+    def peak_between(self, start: float, end: float) -> float | None:
         inside = [rss for when, rss in self.samples if start <= when <= end]
         return round(max(inside), 1) if inside else None
 
@@ -178,10 +169,16 @@ def scenario_floor(args: dict) -> dict:
 
     workers = args.get("workers", 16)
     started = time.perf_counter()
-    client = storage.Client(project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]})
+    client = storage.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
+    )
     metadata_bucket = client.bucket(args["metadata_bucket"])
     spec_bucket = client.bucket(args["spec_bucket"])
-    names = [blob.name for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/") if blob.name.endswith("/metadata.yaml")]
+    names = [
+        blob.name
+        for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/")
+        if blob.name.endswith("/metadata.yaml")
+    ]
     spec_names = {blob.name for blob in client.list_blobs(args["spec_bucket"], prefix="specs/")}
     listed = time.perf_counter()
 
@@ -201,7 +198,11 @@ def scenario_floor(args: dict) -> dict:
             repository = override.get("dockerRepository") or data["dockerRepository"]
             tag = str(override.get("dockerImageTag") or data["dockerImageTag"])
             cloud_path = f"specs/{repository}/{tag}/spec.cloud.json"
-            needed.add(cloud_path if registry == "cloud" and cloud_path in spec_names else f"specs/{repository}/{tag}/spec.json")
+            needed.add(
+                cloud_path
+                if registry == "cloud" and cloud_path in spec_names
+                else f"specs/{repository}/{tag}/spec.json"
+            )
     downloaded = time.perf_counter()
 
     def fetch_spec(name: str) -> int:
@@ -221,16 +222,15 @@ def scenario_floor(args: dict) -> dict:
     }
 
 
-def _run_generate_registry(profile_path: Optional[str], request=None) -> dict:
+def _run_generate_registry(profile_path: str | None, request=None) -> dict:
     """`generate_registry` in process; with `request` (a sensor's RunRequest), with its config and tags."""
     imported = time.perf_counter()
     from dagster import DagsterInstance
 
-    from orchestrator import defn
-    from orchestrator.resources import build_resources
+    from orchestrator.definitions import defs
 
     import_seconds = time.perf_counter() - imported
-    job = defn.resolve_job_def("generate_registry")
+    job = defs().resolve_job_def("generate_registry")
     profiler = cProfile.Profile() if profile_path else None
     run_config = request.run_config if request is not None else None
     tags = request.tags if request is not None else None
@@ -240,7 +240,7 @@ def _run_generate_registry(profile_path: Optional[str], request=None) -> dict:
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        result = job.execute_in_process(run_config=run_config, tags=tags, instance=instance, resources=build_resources(), raise_on_error=False)
+        result = job.execute_in_process(run_config=run_config, tags=tags, instance=instance, raise_on_error=False)
         seconds = time.perf_counter() - started
         if profiler:
             profiler.disable()
@@ -288,14 +288,18 @@ def scenario_sensor_run(args: dict) -> dict:
     run, sees the upload and requests a run naming the changed files; that run is timed."""
     from dagster import DagsterInstance, build_sensor_context
 
-    from orchestrator import defn
-    from orchestrator.resources import build_resources
+    from orchestrator.definitions import defs
+    from orchestrator.resources.deployments import local_resources
     from orchestrator.sensors import metadata as sensor_module
 
-    resources = build_resources()
+    defn = defs()
+    resources = local_resources(os.environ)
     with DagsterInstance.ephemeral() as instance:
         primed = primed_cursor(resources, instance, defn)
-        metadata, specs = bucket_manager(args["emulator_url"], args["metadata_bucket"]), bucket_manager(args["emulator_url"], args["spec_bucket"])
+        metadata, specs = (
+            bucket_manager(args["emulator_url"], args["metadata_bucket"]),
+            bucket_manager(args["emulator_url"], args["spec_bucket"]),
+        )
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         with build_sensor_context(cursor=primed, resources=resources, instance=instance, definitions=defn) as context:
             ticked = sensor_module.generate_registry_on_new_latest_metadata_file_blobs.evaluate_tick(context)
@@ -310,19 +314,22 @@ def scenario_sensor(args: dict) -> dict:
     """One tick of the metadata sensor with a primed cursor: with no change, then with one upload."""
     from dagster import DagsterInstance, build_sensor_context
 
-    from orchestrator import defn
-    from orchestrator.resources import build_resources
+    from orchestrator.definitions import defs
+    from orchestrator.resources.deployments import local_resources
     from orchestrator.sensors import metadata as sensor_module
 
-    resources = build_resources()
+    defn = defs()
+    resources = local_resources(os.environ)
     metadata = bucket_manager(args["emulator_url"], args["metadata_bucket"])
     specs = bucket_manager(args["emulator_url"], args["spec_bucket"])
     sensor_def = sensor_module.generate_registry_on_new_latest_metadata_file_blobs
 
     with DagsterInstance.ephemeral() as instance:
 
-        def tick(cursor: Optional[str]):
-            with build_sensor_context(cursor=cursor, resources=resources, instance=instance, definitions=defn) as context:
+        def tick(cursor: str | None):
+            with build_sensor_context(
+                cursor=cursor, resources=resources, instance=instance, definitions=defn
+            ) as context:
                 started = time.perf_counter()
                 data = sensor_def.evaluate_tick(context)
                 return time.perf_counter() - started, data
@@ -358,7 +365,12 @@ def scenario_sensor(args: dict) -> dict:
     }
 
 
-SCENARIOS = {"floor": scenario_floor, "build": scenario_build, "sensor_run": scenario_sensor_run, "sensor": scenario_sensor}
+SCENARIOS = {
+    "floor": scenario_floor,
+    "build": scenario_build,
+    "sensor_run": scenario_sensor_run,
+    "sensor": scenario_sensor,
+}
 
 
 def child_main(spec: str) -> None:
@@ -380,10 +392,8 @@ def _process_tree(pid: int) -> list[int]:
     pids, index = [pid], 0
     while index < len(pids):
         for children in Path(f"/proc/{pids[index]}/task").glob("*/children"):
-            try:
+            with contextlib.suppress(OSError):
                 pids.extend(int(child) for child in children.read_text().split())
-            except OSError:
-                pass
         index += 1
     return pids
 
@@ -433,7 +443,7 @@ def run_child(command: list[str], env: dict, timeout: float = 3600) -> tuple[dic
     result: dict = {}
     for line in text.splitlines():
         if line.startswith("BENCH-RESULT "):
-            result = json.loads(line[len("BENCH-RESULT "):])
+            result = json.loads(line[len("BENCH-RESULT ") :])
     if process.returncode != 0 or (command[-2] == "--child" and not result):
         tail = "\n".join(text.splitlines()[-25:])
         raise RuntimeError(f"{' '.join(command[:6])}... exited {process.returncode}:\n{tail}")
@@ -448,7 +458,9 @@ def reset_to_cold(metadata) -> int:
     """Remove what a build wrote: state, registries, and every oss.json / cloud.json entry."""
     paths = [blob.name for blob in metadata.list_blobs("orchestrator_state/")]
     paths += [blob.name for blob in metadata.list_blobs("registries/")]
-    paths += [blob.name for blob in metadata.list_blobs("metadata/") if blob.name.endswith(("/oss.json", "/cloud.json"))]
+    paths += [
+        blob.name for blob in metadata.list_blobs("metadata/") if blob.name.endswith(("/oss.json", "/cloud.json"))
+    ]
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(metadata.delete, paths))
     return len(paths)
@@ -474,8 +486,12 @@ def machine_info() -> dict:
         "cpu_count": os.cpu_count(),
     }
     try:
-        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-        info["memory_gib"] = round(int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 1024**2, 1)
+        info["cpu_model"] = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
+        info["memory_gib"] = round(
+            int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 1024**2, 1
+        )
     except (OSError, StopIteration):
         pass
     for package in ("dagster", "google-cloud-storage", "pyyaml", "pydantic"):
@@ -485,14 +501,14 @@ def machine_info() -> dict:
             info[package] = version(package)
         except Exception:  # noqa: BLE001 - informative only
             pass
-    try:
-        info["git_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     return info
 
 
-def median(values: list[Optional[float]]) -> Optional[float]:
+def median(values: list[float | None]) -> float | None:
     values = [value for value in values if value is not None]
     return statistics.median(values) if values else None
 
@@ -509,7 +525,9 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
     metadata.ensure_bucket()
     started = time.perf_counter()
     upload_objects(metadata, objects, workers=options.upload_workers, progress=Progress(f"{size} metadata files"))
-    log(f"size {size}: {connectors} connectors, {len(objects)} objects uploaded in {time.perf_counter() - started:.1f}s")
+    log(
+        f"size {size}: {connectors} connectors, {len(objects)} objects uploaded in {time.perf_counter() - started:.1f}s"
+    )
 
     dagster_home = work_dir / f"dagster_home_{size}"
     dagster_home.mkdir(exist_ok=True)
@@ -547,7 +565,15 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
 
     if not options.skip_cli:
         reset_to_cold(metadata)
-        command = [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "orchestrator", "-j", "generate_registry"]
+        command = [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "orchestrator.definitions",
+            "-j",
+            "generate_registry",
+        ]
         result, wall, peak = run_child(command, env)
         record("cold_cli", {"seconds": wall}, wall, peak)
     else:
@@ -576,13 +602,16 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
     # The sensor ticks against the built bucket; its one-change tick uploads one more version.
     for _ in range(options.repeat):
         serial += 1
-        record("sensor_tick", *run_scenario({**common, "scenario": "sensor", "repository": repository, "serial": serial}, env))
+        record(
+            "sensor_tick",
+            *run_scenario({**common, "scenario": "sensor", "repository": repository, "serial": serial}, env),
+        )
     figures["summary"] = summarise(runs)
     return figures
 
 
 def summarise(runs: dict) -> dict:
-    def pick(name: str, key: str = "seconds") -> Optional[float]:
+    def pick(name: str, key: str = "seconds") -> float | None:
         return median([run.get(key) for run in runs.get(name, [])])
 
     floor = pick("floor")
@@ -616,22 +645,32 @@ def print_table(results: list[dict]) -> None:
         ("tick s", lambda s: fmt(s["sensor_no_change_s"])),
         ("tick+1 s", lambda s: fmt(s["sensor_one_change_s"])),
         ("listing s", lambda s: fmt(s.get("listing_floor_s"))),
-        ("peak MiB cold/cli/incr/floor", lambda s: "/".join(fmt(s["peak_rss_mb"].get(name), digits=0) for name in ("cold_in_process", "cold_cli", "incremental", "floor"))),
+        (
+            "peak MiB cold/cli/incr/floor",
+            lambda s: "/".join(
+                fmt(s["peak_rss_mb"].get(name), digits=0)
+                for name in ("cold_in_process", "cold_cli", "incremental", "floor")
+            ),
+        ),
     ]
-    rows = [[render(result if name == "files" else result["summary"]) for name, render in columns] for result in results]
+    rows = [
+        [render(result if name == "files" else result["summary"]) for name, render in columns] for result in results
+    ]
     widths = [max(len(name), *(len(row[i]) for row in rows)) for i, (name, _) in enumerate(columns)]
-    print("  ".join(name.rjust(width) for (name, _), width in zip(columns, widths)))
+    print("  ".join(name.rjust(width) for (name, _), width in zip(columns, widths, strict=False)))
     for row in rows:
-        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=False)))
 
 
-def fmt(value: Optional[float], suffix: str = "", digits: int = 2) -> str:
+def fmt(value: float | None, suffix: str = "", digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}{suffix}"
 
 
 def parse_options(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1200,6000,12000", help="metadata files per size (connectors x 20 versions), comma-separated")
+    parser.add_argument(
+        "--sizes", default="1200,6000,12000", help="metadata files per size (connectors x 20 versions), comma-separated"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the median is reported")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200 files (10 connectors), one run each")
     parser.add_argument("--skip-cli", action="store_true", help="leave out the `dagster job execute` run")
@@ -661,8 +700,10 @@ def main(argv: list[str]) -> int:
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     work_dir = Path(tempfile.mkdtemp(prefix="orchestrator-bench-"))
+    from orchestrator.local.ports import free_port
+
     config = EmulatorConfig(state_dir=work_dir / "emulator", port=free_port())
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     results: list[dict] = []
     try:
         status = start_emulator(config)
@@ -671,11 +712,18 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         sample = generate_sample(largest, VERSIONS, SEED, spec_size="realistic")
         spec_bytes = sum(len(data) for data in sample.spec_objects.values())
-        log(f"generated {largest} connectors x {VERSIONS} versions in {time.perf_counter() - started:.1f}s: "
-            f"{len(sample.metadata_files())} metadata files, {len(sample.spec_objects)} specs ({spec_bytes / 1e6:.0f} MB)")
+        log(
+            f"generated {largest} connectors x {VERSIONS} versions in {time.perf_counter() - started:.1f}s: "
+            f"{len(sample.metadata_files())} metadata files, {len(sample.spec_objects)} specs ({spec_bytes / 1e6:.0f} MB)"
+        )
         ensure_buckets(config.url, [SPEC_BUCKET])
         started = time.perf_counter()
-        upload_objects(bucket_manager(config.url, SPEC_BUCKET), sample.spec_objects, workers=options.upload_workers, progress=Progress("specs"))
+        upload_objects(
+            bucket_manager(config.url, SPEC_BUCKET),
+            sample.spec_objects,
+            workers=options.upload_workers,
+            progress=Progress("specs"),
+        )
         log(f"spec cache uploaded in {time.perf_counter() - started:.1f}s")
         for size in options.size_list:
             results.append(measure_size(size, sample, options, config.url, work_dir))
@@ -688,10 +736,17 @@ def main(argv: list[str]) -> int:
     print_table(results)
     report = {
         "started_at": started_at.isoformat(),
-        "finished_at": datetime.now(timezone.utc).isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
         "machine": machine_info(),
-        "options": {"sizes": options.size_list, "repeat": options.repeat, "quick": options.quick, "versions_per_connector": VERSIONS, "seed": SEED,
-                    "spec_size": "realistic", "floor_workers": options.floor_workers},
+        "options": {
+            "sizes": options.size_list,
+            "repeat": options.repeat,
+            "quick": options.quick,
+            "versions_per_connector": VERSIONS,
+            "seed": SEED,
+            "spec_size": "realistic",
+            "floor_workers": options.floor_workers,
+        },
         "results": results,
     }
     path = RESULTS_DIR / f"bench-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"

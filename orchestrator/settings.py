@@ -1,9 +1,10 @@
-"""Environment for the code location: `.env` is read once, and with no cloud settings at all
-the embedded local bucket (fake-gcs-server on 127.0.0.1) is the default."""
+"""Process settings that do not depend on the deployment: where the project lives, `.env`, and the
+defaults of the embedded local bucket. Nothing here runs on import."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -14,25 +15,26 @@ DEFAULT_EMULATOR_HOST = "http://127.0.0.1:9023"
 DEFAULT_METADATA_BUCKET = "connector-metadata"
 DEFAULT_SPEC_CACHE_BUCKET = "connector-spec-cache"
 
-METADATA_FOLDER = "metadata"
-REGISTRY_FOLDER = "registries/v0"
-REPORT_FOLDER = "generated_reports"
-# Bookkeeping of the incremental build; not public, one small object per registry step.
-STATE_FOLDER = "orchestrator_state"
 
-
-def load_environment() -> None:
-    """Read `.env` (never overriding real environment variables) and fill in the embedded default."""
+def load_dotenv_files() -> None:
+    """The project's `.env`, then one in the working directory; real environment variables win."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     load_dotenv(override=False)
-    uses_real_gcs = bool(os.environ.get("GCS_CREDENTIALS")) and not os.environ.get("STORAGE_EMULATOR_HOST")
-    if not uses_real_gcs:
-        os.environ.setdefault("STORAGE_EMULATOR_HOST", DEFAULT_EMULATOR_HOST)
-    os.environ.setdefault("METADATA_BUCKET", DEFAULT_METADATA_BUCKET)
-    os.environ.setdefault("SPEC_CACHE_BUCKET", DEFAULT_SPEC_CACHE_BUCKET)
-    # Optional: public URLs go through this CDN when it is set.
-    os.environ.setdefault("METADATA_CDN_BASE_URL", "")
 
 
-def uses_emulator() -> bool:
-    return bool(os.environ.get("STORAGE_EMULATOR_HOST"))
+def setting(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """The variable's value with surrounding blanks removed, `default` when unset or empty."""
+    value = (os.environ if environ is None else environ).get(name, "").strip()
+    return value or default
+
+
+def metadata_bucket_name(environ: Mapping[str, str] | None = None) -> str:
+    return setting("METADATA_BUCKET", DEFAULT_METADATA_BUCKET, environ)
+
+
+def spec_cache_bucket_name(environ: Mapping[str, str] | None = None) -> str:
+    return setting("SPEC_CACHE_BUCKET", DEFAULT_SPEC_CACHE_BUCKET, environ)
+
+
+def emulator_host(environ: Mapping[str, str] | None = None) -> str:
+    return setting("STORAGE_EMULATOR_HOST", DEFAULT_EMULATOR_HOST, environ)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
@@ -54,8 +54,17 @@ def make_spec(secret: str = "api_key", title: str = "Example") -> dict:
                 "credentials": {
                     "type": "object",
                     "oneOf": [
-                        {"title": "OAuth", "properties": {"client_secret": {"type": "string", "airbyte_secret": True}, "client_id": {"type": "string"}}},
-                        {"title": "Token", "properties": {"personal_token": {"type": "string", "airbyte_secret": True}}},
+                        {
+                            "title": "OAuth",
+                            "properties": {
+                                "client_secret": {"type": "string", "airbyte_secret": True},
+                                "client_id": {"type": "string"},
+                            },
+                        },
+                        {
+                            "title": "Token",
+                            "properties": {"personal_token": {"type": "string", "airbyte_secret": True}},
+                        },
                     ],
                 },
             },
@@ -66,11 +75,11 @@ def make_spec(secret: str = "api_key", title: str = "Example") -> dict:
 def put_connector(
     gcs_env: dict,
     data: dict,
-    spec: Optional[dict] = None,
-    cloud_spec: Optional[dict] = None,
+    spec: dict | None = None,
+    cloud_spec: dict | None = None,
     icon: bool = True,
     latest: bool = True,
-    spec_images: Optional[list[tuple[str, str]]] = None,
+    spec_images: list[tuple[str, str]] | None = None,
 ) -> list[str]:
     """Upload one version (and its latest/ copy) plus the spec(s) its entries will need."""
     metadata, specs = gcs_env["metadata"], gcs_env["specs"]
@@ -98,3 +107,14 @@ def tick(sensor, resources, instance, cursor=None):
         result = sensor(context)
     skip = result.skip_reason.skip_message if result.skip_reason else None
     return list(result.run_requests or []), skip, result.cursor
+
+
+def code_location():
+    """The code location's Definitions with the local resource set of the current environment
+    (tests pass their own resources to each run; `.env` is not read)."""
+    import os
+
+    from orchestrator.definitions import build_definitions
+    from orchestrator.resources.deployments import local_resources
+
+    return build_definitions(local_resources(os.environ))

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from orchestrator.resources import build_resources
+from orchestrator.local.ports import free_port
+from orchestrator.resources.deployments import local_resources
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 _bucket_numbers = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +44,7 @@ def gcs_env(gcs_emulator, monkeypatch):
     monkeypatch.setenv("SPEC_CACHE_BUCKET", spec_bucket)
     monkeypatch.setenv("METADATA_CDN_BASE_URL", "")
     monkeypatch.delenv("GCS_CREDENTIALS", raising=False)
+    monkeypatch.setenv("ORCHESTRATOR_DEPLOYMENT", "local")
     client = GcsClient(emulator_host=gcs_emulator.url)
     metadata = GcsBucketManager(gcp_gcs_client=client, bucket_name=metadata_bucket, cdn_base_url="")
     specs = GcsBucketManager(gcp_gcs_client=client, bucket_name=spec_bucket, cdn_base_url="")
@@ -61,11 +56,13 @@ def gcs_env(gcs_emulator, monkeypatch):
 @pytest.fixture
 def resources(gcs_env):
     """The code location's own local resource set, bound to this test's buckets."""
-    return build_resources()
+    return local_resources(os.environ)
 
 
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"reference data folder {SHARED_DATA} is absent (it sits beside the repository in development only)")
+        pytest.skip(
+            f"reference data folder {SHARED_DATA} is absent (it sits beside the repository in development only)"
+        )
     return SHARED_DATA

@@ -16,7 +16,17 @@ SNOWFLAKE = "424892c4-daac-4491-b35d-c6688ba547ba"
 DUCKDB = "94bd199c-2ff0-4aa2-b98e-17f0acb72610"
 
 
-def entry(connector_type, definition_id, name, repository, tag, stage="generally_available", support="certified", subtype="database", **extra):
+def entry(
+    connector_type,
+    definition_id,
+    name,
+    repository,
+    tag,
+    stage="generally_available",
+    support="certified",
+    subtype="database",
+    **extra,
+):
     kind = "sources" if connector_type == "source" else "destinations"
     label = repository.split("/")[-1]
     return {
@@ -42,13 +52,33 @@ def entry(connector_type, definition_id, name, repository, tag, stage="generally
 def oss_registry():
     return {
         "destinations": [
-            entry("destination", DUCKDB, "DuckDB", "airbyte/destination-duckdb", "0.1.0", stage="alpha", support="community"),
+            entry(
+                "destination",
+                DUCKDB,
+                "DuckDB",
+                "airbyte/destination-duckdb",
+                "0.1.0",
+                stage="alpha",
+                support="community",
+            ),
             entry("destination", DESTINATION_POSTGRES, "Postgres", "airbyte/destination-postgres", "2.4.7"),
             entry("destination", SNOWFLAKE, "Snowflake", "airbyte/destination-snowflake", "4.0.33"),
         ],
         "sources": [
-            entry("source", FAKER, "Sample Data (Faker)", "airbyte/source-faker", "6.2.20", stage="beta", support="community", subtype="api", tags=["language:python"]),
-            entry("source", GITHUB, "GitHub", "airbyte/source-github", "3.0.0", subtype="api", tags=["language:python"]),
+            entry(
+                "source",
+                FAKER,
+                "Sample Data (Faker)",
+                "airbyte/source-faker",
+                "6.2.20",
+                stage="beta",
+                support="community",
+                subtype="api",
+                tags=["language:python"],
+            ),
+            entry(
+                "source", GITHUB, "GitHub", "airbyte/source-github", "3.0.0", subtype="api", tags=["language:python"]
+            ),
             entry("source", SOURCE_POSTGRES, "Postgres", "airbyte/source-postgres", "3.7.0"),
         ],
     }
@@ -61,7 +91,17 @@ def cloud_registry():
             entry("destination", SNOWFLAKE, "Snowflake", "airbyte/destination-snowflake", "4.0.31"),
         ],
         "sources": [
-            entry("source", FAKER, "Sample Data (Faker)", "airbyte/source-faker", "6.2.19", stage="beta", support="community", subtype="api", tags=["language:python"]),
+            entry(
+                "source",
+                FAKER,
+                "Sample Data (Faker)",
+                "airbyte/source-faker",
+                "6.2.19",
+                stage="beta",
+                support="community",
+                subtype="api",
+                tags=["language:python"],
+            ),
             entry("source", MYSQL, "MySQL", "airbyte/source-mysql", "3.6.1"),
             entry("source", SOURCE_POSTGRES, "Postgres", "airbyte/source-postgres", "3.7.0"),
         ],
@@ -90,7 +130,13 @@ def with_hostile_source(registry):
 OSS_DIFF = {
     "registry": "oss",
     "added": [
-        {"definitionId": GITHUB, "name": "GitHub", "dockerRepository": "airbyte/source-github", "dockerImageTag": "3.0.0", "connectorType": "source"}
+        {
+            "definitionId": GITHUB,
+            "name": "GitHub",
+            "dockerRepository": "airbyte/source-github",
+            "dockerImageTag": "3.0.0",
+            "connectorType": "source",
+        }
     ],
     "removed": [
         {

@@ -31,7 +31,16 @@ FAKE_CREDENTIALS = json.dumps({"type": "service_account", "private_key": "-----S
 
 def _ci_check(project_dir: Path, yaml_name: str = "dagster_cloud.yaml") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(REAL_CLI), "ci", "check", "--project-dir", str(project_dir), "--dagster-cloud-yaml-path", yaml_name, *CHECK_FLAGS],
+        [
+            str(REAL_CLI),
+            "ci",
+            "check",
+            "--project-dir",
+            str(project_dir),
+            "--dagster-cloud-yaml-path",
+            yaml_name,
+            *CHECK_FLAGS,
+        ],
         cwd=project_dir,
         capture_output=True,
         text=True,
@@ -53,14 +62,18 @@ def test_cli_offline_check_accepts_dagster_cloud_yaml():
 
 
 def test_cli_offline_check_from_repo_root_with_default_path():
-    result = subprocess.run([str(REAL_CLI), "ci", "check", *CHECK_FLAGS], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(REAL_CLI), "ci", "check", *CHECK_FLAGS], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     "breakage",
     [
-        pytest.param(lambda location: location["code_source"].update(module_name="orchestrator"), id="two-code-sources"),
+        pytest.param(
+            lambda location: location["code_source"].update(package_name="orchestrator"), id="two-code-sources"
+        ),
         pytest.param(lambda location: location.pop("location_name"), id="no-location-name"),
         pytest.param(lambda location: location.update(unknown_key=True), id="unknown-key"),
         pytest.param(lambda location: location.update(build={"directory": "no/such/dir"}), id="missing-build-dir"),
@@ -90,7 +103,7 @@ def test_location_names_the_package_and_the_runtime_variables():
     parsed = load_dagster_cloud_yaml(CLOUD_YAML.read_text())
     [location] = parsed.locations
     assert location.location_name == LOCATION_NAME
-    assert location.code_source.package_name == "orchestrator"
+    assert location.code_source.module_name == "orchestrator.definitions"
     k8s = location.container_context["k8s"]
     assert set(k8s["env_vars"]) == {
         "METADATA_BUCKET",
@@ -109,7 +122,7 @@ def test_location_name_matches_pyproject():
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     assert pyproject["tool"]["dagster"]["code_location_name"] == LOCATION_NAME
-    assert pyproject["tool"]["dagster"]["module_name"] == "orchestrator"
+    assert pyproject["tool"]["dagster"]["module_name"] == "orchestrator.definitions"
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +227,9 @@ def _hybrid_env(stubs: dict, **values: str) -> dict:
 
 
 def _deploy(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(DEPLOY_SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        ["bash", str(DEPLOY_SCRIPT)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
 
 
 def _cli_calls(stubs: dict) -> list[dict]:
@@ -275,7 +290,7 @@ def test_deploy_hybrid_checks_then_adds_the_location_with_its_variables(stubs):
 
     location = yaml.safe_load(deploy["location_file"])["locations"][0]
     assert location["location_name"] == LOCATION_NAME
-    assert location["code_source"] == {"package_name": "orchestrator"}
+    assert location["code_source"] == {"module_name": "orchestrator.definitions"}
     k8s = location["container_context"]["k8s"]
     assert sorted(k8s["env_vars"]) == [
         "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/gcs/service-account.json",
@@ -301,7 +316,9 @@ def test_deploy_never_prints_or_passes_the_token_or_the_credentials(stubs):
         assert "SECRET-KEY-MATERIAL" not in json.dumps(call)  # neither in arguments nor in the location file
 
     kubectl_log = (stubs["logs"] / "kubectl.log").read_text()
-    assert "SECRET-KEY-MATERIAL" not in kubectl_log.split("MANIFEST:")[0], "credentials must not be on kubectl's command line"
+    assert "SECRET-KEY-MATERIAL" not in kubectl_log.split("MANIFEST:")[0], (
+        "credentials must not be on kubectl's command line"
+    )
     assert "--namespace dagster-agent create secret generic connector-orchestrator-gcs" in kubectl_log
     manifest = yaml.safe_load(kubectl_log.split("MANIFEST:")[1])
     import base64
@@ -343,7 +360,7 @@ def test_deploy_serverless_uses_the_serverless_command_without_agent_config(stub
     assert _option(deploy["args"], "--python-version") == "3.11"
     location = yaml.safe_load(deploy["location_file"])["locations"][0]
     assert "container_context" not in location
-    assert location["code_source"] == {"package_name": "orchestrator"}
+    assert location["code_source"] == {"module_name": "orchestrator.definitions"}
     assert "Environment variables" in result.stdout  # tells where the variables must be set
 
 

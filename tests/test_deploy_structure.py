@@ -32,7 +32,8 @@ PROD_INSTANCE_YAML = REPO_ROOT / "deploy" / "dagster.prod.yaml"
 CLOUD_YAML = REPO_ROOT / "dagster_cloud.yaml"
 DEPLOY_README = REPO_ROOT / "deploy" / "README.md"
 
-MODULE = "orchestrator"
+PACKAGE = "orchestrator"
+MODULE = "orchestrator.definitions"
 PORT = 4000
 IMAGE_NAME = "connector-orchestrator"
 GRPC_COMMAND = ["dagster", "api", "grpc", "-m", MODULE, "-h", "0.0.0.0", "-p", str(PORT)]
@@ -105,7 +106,11 @@ def test_dockerfile_installs_with_poetry_from_the_lock_file(dockerfile):
     runs = [arguments for keyword, arguments in build if keyword == "RUN"]
     pip_installs = [run for run in runs if "pip install" in run]
     assert any("$POETRY_SPEC" in run for run in pip_installs), "Poetry must come from pip"
-    args = {arguments.split("=", 1)[0]: arguments.split("=", 1)[1].strip('"') for keyword, arguments in build if keyword == "ARG" and "=" in arguments}
+    args = {
+        arguments.split("=", 1)[0]: arguments.split("=", 1)[1].strip('"')
+        for keyword, arguments in build
+        if keyword == "ARG" and "=" in arguments
+    }
     assert args["POETRY_SPEC"].startswith("poetry")
     installs = [run for run in runs if "poetry install" in run]
     assert len(installs) == 2, "dependencies first (--no-root), then the project"
@@ -116,7 +121,9 @@ def test_dockerfile_installs_with_poetry_from_the_lock_file(dockerfile):
     assert "poetry lock" not in text and "poetry update" not in text, "the image installs the lock as committed"
     # The lock file is installed before the package source is copied (layer caching).
     order = [arguments for keyword, arguments in build if keyword in ("COPY", "RUN")]
-    assert order.index(next(a for a in order if "poetry.lock" in a)) < order.index(next(a for a in order if a.startswith("orchestrator")))
+    assert order.index(next(a for a in order if "poetry.lock" in a)) < order.index(
+        next(a for a in order if a.startswith("orchestrator"))
+    )
 
 
 def test_dockerfile_names_no_package_index_host():
@@ -135,7 +142,9 @@ def test_dockerfile_runs_the_grpc_server_for_the_module_on_port_4000(dockerfile)
     assert healthcheck and "grpc-health-check" in healthcheck[0] and str(PORT) in healthcheck[0]
     users = [arguments for keyword, arguments in final if keyword == "USER"]
     assert users and users[-1] not in ("root", "0"), "the server does not run as root"
-    copies_from_build = [arguments for keyword, arguments in final if keyword == "COPY" and arguments.startswith("--from=")]
+    copies_from_build = [
+        arguments for keyword, arguments in final if keyword == "COPY" and arguments.startswith("--from=")
+    ]
     assert any("/opt/venv" in arguments for arguments in copies_from_build)
 
 
@@ -144,9 +153,11 @@ def test_dockerfile_module_is_the_code_location_module():
 
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     assert pyproject["tool"]["dagster"]["module_name"] == MODULE
-    assert any(package["include"] == MODULE for package in pyproject["tool"]["poetry"]["packages"])
+    assert any(package["include"] == PACKAGE for package in pyproject["tool"]["poetry"]["packages"])
     for dependency in ("dagster-k8s", "dagster-postgres", "dagster-gcp"):
-        assert dependency in pyproject["tool"]["poetry"]["dependencies"], f"{dependency} must be in the image (main group)"
+        assert dependency in pyproject["tool"]["poetry"]["dependencies"], (
+            f"{dependency} must be in the image (main group)"
+        )
 
 
 def _pattern_regex(pattern: str) -> re.Pattern:
@@ -180,8 +191,16 @@ def _docker_ignored(path: str, patterns: list[str]) -> bool:
 
 
 def test_dockerignore_admits_only_the_project_and_keeps_secrets_out():
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    admitted = ["pyproject.toml", "poetry.lock", "README.md", "orchestrator/__init__.py", "orchestrator/templates/connector_registry_report.html.j2"]
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
+    admitted = [
+        "pyproject.toml",
+        "poetry.lock",
+        "README.md",
+        "orchestrator/__init__.py",
+        "orchestrator/templates/connector_registry_report.html.j2",
+    ]
     excluded = [
         ".env",
         "orchestrator/.env",
@@ -211,10 +230,29 @@ def test_dockerignore_admits_only_the_project_and_keeps_secrets_out():
 
 # Keys of one entry of dagster-user-deployments.deployments[] in the chart's values schema.
 USER_DEPLOYMENT_KEYS = {
-    "name", "image", "dagsterApiGrpcArgs", "codeServerArgs", "includeConfigInLaunchedRuns", "port", "env",
-    "envConfigMaps", "envSecrets", "annotations", "nodeSelector", "affinity", "tolerations", "podSecurityContext",
-    "securityContext", "resources", "livenessProbe", "readinessProbe", "startupProbe", "labels", "volumeMounts",
-    "volumes", "schedulerName",
+    "name",
+    "image",
+    "dagsterApiGrpcArgs",
+    "codeServerArgs",
+    "includeConfigInLaunchedRuns",
+    "port",
+    "env",
+    "envConfigMaps",
+    "envSecrets",
+    "annotations",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "labels",
+    "volumeMounts",
+    "volumes",
+    "schedulerName",
 }
 
 
@@ -246,6 +284,7 @@ def test_helm_user_deployment_environment_and_secrets(user_deployment):
     for name in RUNTIME_VARIABLES:
         assert name in env, f"{name} missing from the code location's env"
     assert env["DAGSTER_EXECUTOR"] == "k8s"
+    assert env["ORCHESTRATOR_DEPLOYMENT"] == "gcs", "production never falls back to the emulator"
     assert "GCS_CREDENTIALS" not in env, "the service account comes from a Secret, not from values"
     assert {"name": GCS_SECRET} in user_deployment["envSecrets"]
     mounted = {volume["name"]: volume for volume in user_deployment["volumes"]}
@@ -287,7 +326,10 @@ def _pod_spec_for(container_context: dict) -> dict:
         job_image=f"{IMAGE_NAME}:test", dagster_home="/opt/dagster/dagster_home", instance_config_map="dagster-instance"
     )
     job = construct_dagster_k8s_job(
-        job_config, ["dagster", "api", "execute_run"], "dagster-run-test", user_defined_k8s_config=context.run_k8s_config
+        job_config,
+        ["dagster", "api", "execute_run"],
+        "dagster-run-test",
+        user_defined_k8s_config=context.run_k8s_config,
     )
     return kubernetes.client.ApiClient().sanitize_for_serialization(job)["spec"]["template"]["spec"]
 
@@ -316,6 +358,7 @@ def test_helm_run_pod_built_by_dagster_k8s(user_deployment):
     }
     env = _assert_pod_reads_the_service_account(_pod_spec_for(container_context))
     assert env["DAGSTER_EXECUTOR"] == "k8s"
+    assert env["ORCHESTRATOR_DEPLOYMENT"] == "gcs", "production never falls back to the emulator"
 
 
 def test_dagster_cloud_container_context_built_by_dagster_k8s(monkeypatch):
@@ -361,7 +404,11 @@ def test_prod_instance_reads_every_connection_setting_from_the_environment(prod_
         "db_name": "DAGSTER_PG_DB",
     }
     assert database["scheme"] == "postgresql+psycopg2"
-    assert "run_storage" not in prod_config and "event_log_storage" not in prod_config and "schedule_storage" not in prod_config
+    assert (
+        "run_storage" not in prod_config
+        and "event_log_storage" not in prod_config
+        and "schedule_storage" not in prod_config
+    )
 
 
 def test_prod_run_coordinator_is_queued_with_one_generate_registry_at_a_time(prod_config):
@@ -369,7 +416,9 @@ def test_prod_run_coordinator_is_queued_with_one_generate_registry_at_a_time(pro
     from dagster._serdes.config_class import ConfigurableClassData
 
     section = prod_config["run_coordinator"]
-    coordinator = ConfigurableClassData(section["module"], section["class"], yaml.safe_dump(section["config"])).rehydrate()
+    coordinator = ConfigurableClassData(
+        section["module"], section["class"], yaml.safe_dump(section["config"])
+    ).rehydrate()
     assert isinstance(coordinator, QueuedRunCoordinator)
     limits = coordinator.get_run_queue_config().tag_concurrency_limits
     assert limits == EXPECTED_LIMITS
@@ -403,8 +452,10 @@ def _executor_of_generate_registry(value: str | None) -> subprocess.CompletedPro
     env = {key: val for key, val in os.environ.items() if key != "DAGSTER_EXECUTOR"}
     if value is not None:
         env["DAGSTER_EXECUTOR"] = value
-    code = "from orchestrator import defn; print(defn.resolve_job_def('generate_registry').executor_def.name)"
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    code = "from orchestrator.definitions import defs; print(defs().resolve_job_def('generate_registry').executor_def.name)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_dagster_executor_k8s_selects_the_k8s_job_executor():

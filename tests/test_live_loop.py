@@ -23,11 +23,11 @@ import yaml
 
 from orchestrator.local.emulator import EmulatorConfig, ensure_buckets, start_emulator, stop_emulator
 from orchestrator.local.load import load_sample
+from orchestrator.local.ports import free_port
 from orchestrator.local.runner import stop_process_group
 from orchestrator.local.sample import generate_sample
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
 from orchestrator.settings import PROJECT_ROOT
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,11 @@ def registry_tags(bucket: GcsBucketManager) -> dict[str, str]:
     if found is None:
         return {}
     registry = json.loads(found[0])
-    return {entry["dockerRepository"]: entry["dockerImageTag"] for kind in ("sources", "destinations") for entry in registry.get(kind, [])}
+    return {
+        entry["dockerRepository"]: entry["dockerImageTag"]
+        for kind in ("sources", "destinations")
+        for entry in registry.get(kind, [])
+    }
 
 
 def wait_for(predicate, bound: float, what: str, dagster: subprocess.Popen, log_file: Path) -> float:
@@ -54,7 +58,9 @@ def wait_for(predicate, bound: float, what: str, dagster: subprocess.Popen, log_
         if predicate():
             return time.monotonic() - started
         if dagster.poll() is not None:
-            pytest.fail(f"dagster dev exited (code {dagster.returncode}) while waiting for {what}; log tail:\n{tail(log_file)}")
+            pytest.fail(
+                f"dagster dev exited (code {dagster.returncode}) while waiting for {what}; log tail:\n{tail(log_file)}"
+            )
         time.sleep(0.5)
     pytest.fail(f"{what} did not happen within {bound:.0f} s; dagster dev log tail:\n{tail(log_file)}")
 
@@ -99,11 +105,32 @@ def test_upload_reaches_the_published_registry(tmp_path):
 
         with log_file.open("wb") as log:
             dagster = subprocess.Popen(
-                [sys.executable, "-m", "dagster", "dev", "-m", "orchestrator", "-p", str(free_port()), "-h", "127.0.0.1"],
-                cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-m",
+                    "orchestrator.definitions",
+                    "-p",
+                    str(free_port()),
+                    "-h",
+                    "127.0.0.1",
+                ],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         # No run started by hand: the metadata sensor (RUNNING by default) sees the sample and publishes.
-        first = wait_for(lambda: bool(registry_tags(metadata)), FIRST_PUBLISH_BOUND, "the first registry publish (sensor-triggered)", dagster, log_file)
+        first = wait_for(
+            lambda: bool(registry_tags(metadata)),
+            FIRST_PUBLISH_BOUND,
+            "the first registry publish (sensor-triggered)",
+            dagster,
+            log_file,
+        )
         print(f"\nfirst registries published {first:.1f} s after dagster dev started (sensor interval {interval} s)")
         assert registry_tags(metadata).get(CONNECTOR) == "1.0.0"
 
@@ -118,19 +145,43 @@ def test_upload_reaches_the_published_registry(tmp_path):
             (folder / "icon.svg").write_bytes(icon[0])
         specs.write(f"specs/{CONNECTOR}/{NEW_TAG}/spec.json", specs.read(f"specs/{CONNECTOR}/1.0.0/spec.json")[0])
         upload = subprocess.run(
-            [sys.executable, "-m", "orchestrator.metadata_service.cli", "upload", str(folder / "metadata.yaml"), metadata_bucket],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "orchestrator.metadata_service.cli",
+                "upload",
+                str(folder / "metadata.yaml"),
+                metadata_bucket,
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert upload.returncode == 0, f"metadata_service upload failed:\n{upload.stdout}\n{upload.stderr}"
         uploaded_at = time.monotonic()
 
-        wait_for(lambda: registry_tags(metadata).get(CONNECTOR) == NEW_TAG, UPLOAD_TO_PUBLISH_BOUND,
-                 f"{CONNECTOR}:{NEW_TAG} in the published {OSS_REGISTRY}", dagster, log_file)
+        wait_for(
+            lambda: registry_tags(metadata).get(CONNECTOR) == NEW_TAG,
+            UPLOAD_TO_PUBLISH_BOUND,
+            f"{CONNECTOR}:{NEW_TAG} in the published {OSS_REGISTRY}",
+            dagster,
+            log_file,
+        )
         seconds = time.monotonic() - uploaded_at
-        print(f"upload -> published oss_registry.json: {seconds:.1f} s (sensor interval {interval} s; goal p95 <= 45 s at 30 s)")
+        print(
+            f"upload -> published oss_registry.json: {seconds:.1f} s (sensor interval {interval} s; goal p95 <= 45 s at 30 s)"
+        )
 
         # The registry sensor turned the published registries into the report, on its own as well.
-        wait_for(lambda: metadata.generation_of(REPORT) > 0, UPLOAD_TO_PUBLISH_BOUND, f"{REPORT} (registry sensor)", dagster, log_file)
+        wait_for(
+            lambda: metadata.generation_of(REPORT) > 0,
+            UPLOAD_TO_PUBLISH_BOUND,
+            f"{REPORT} (registry sensor)",
+            dagster,
+            log_file,
+        )
     finally:
         if dagster is not None:
             stop_process_group(dagster, timeout=30.0)

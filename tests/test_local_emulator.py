@@ -5,11 +5,11 @@ developer's own `orchestrator-local start` may be using)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +21,18 @@ import pytest
 
 from orchestrator.local import emulator
 from orchestrator.local.cli import main
-from orchestrator.local.emulator import EmulatorConfig, EmulatorError, emulator_pids, ensure_buckets, start_emulator, stop_emulator
+from orchestrator.local.emulator import (
+    EmulatorConfig,
+    EmulatorError,
+    emulator_pids,
+    ensure_buckets,
+    start_emulator,
+    stop_emulator,
+)
 from orchestrator.local.load import bucket_has_metadata, load_sample, md5_base64, upload_objects
+from orchestrator.local.ports import free_port
 from orchestrator.local.sample import generate_sample
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_alive(pid: int) -> bool:
@@ -145,7 +147,9 @@ def test_load_sample_writes_everything_then_nothing(gcs_env):
     sample = generate_sample(connectors=6, versions=2, seed=21)
     metadata, specs = gcs_env["metadata"], gcs_env["specs"]
     progress = []
-    reports = load_sample(sample, metadata, specs, workers=8, progress=lambda bucket, done, total: progress.append((bucket, done, total)))
+    reports = load_sample(
+        sample, metadata, specs, workers=8, progress=lambda bucket, done, total: progress.append((bucket, done, total))
+    )
     assert [r.written for r in reports] == [len(sample.spec_objects), len(sample.metadata_objects)]
     assert progress[-1] == (metadata.bucket_name, len(sample.metadata_objects), len(sample.metadata_objects))
     remote = {blob.name: blob for blob in metadata.list_blobs("")}
@@ -185,7 +189,7 @@ def cli_env(config, monkeypatch, tmp_path):
 def test_cli_start_load_sample_stop(config, cli_env, capsys):
     assert main([*cli_env, "start"]) == 0
     output = capsys.readouterr().out
-    assert f"started (pid" in output and "created bucket(s): local-metadata, local-specs" in output
+    assert "started (pid" in output and "created bucket(s): local-metadata, local-specs" in output
     assert main([*cli_env, "status"]) == 0
 
     args = ["load-sample", "--connectors", "5", "--versions", "2", "--seed", "4", "--spec-size", "realistic"]
@@ -214,8 +218,6 @@ def test_cli_refuses_to_run_locally_when_the_environment_selects_real_gcs(config
         assert main([*cli_env, *command]) == 1
         assert "would use real GCS" in capsys.readouterr().err
     assert emulator_pids(config) == []
-
-
 
 
 @pytest.mark.e2e
@@ -251,11 +253,20 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
     if not script.exists():
         pytest.skip(f"console script not installed at {script}")
     ui_port = free_port()
-    env = {**os.environ, "STORAGE_EMULATOR_HOST": config.url, "METADATA_BUCKET": "dev-metadata",
-           "SPEC_CACHE_BUCKET": "dev-specs", "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    env = {
+        **os.environ,
+        "STORAGE_EMULATOR_HOST": config.url,
+        "METADATA_BUCKET": "dev-metadata",
+        "SPEC_CACHE_BUCKET": "dev-specs",
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
     log = open(tmp_path / "dev.log", "wb")
-    dev = subprocess.Popen([str(script), "--state-dir", str(config.state_dir), "dev", "--port", str(ui_port)],
-                           env=env, stdout=log, stderr=subprocess.STDOUT)
+    dev = subprocess.Popen(
+        [str(script), "--state-dir", str(config.state_dir), "dev", "--port", str(ui_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     dagster_group: list[int] = []
     try:
         deadline = time.monotonic() + 180
@@ -290,8 +301,6 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
             dev.kill()
             dev.wait()
         for group in dagster_group:  # only on failure: the command should have stopped it
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         log.close()

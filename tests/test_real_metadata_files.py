@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from orchestrator.logic.secrets import secret_property_names
 from orchestrator.logic.transform import metadata_to_registry_entry, registry_override
 from orchestrator.logic.validation import validate_metadata_bytes
@@ -21,11 +19,15 @@ def real_files(shared_data):
 
 
 def test_only_the_file_with_an_unknown_field_is_rejected(shared_data):
-    outcomes = {path.parent.name: validate_metadata_bytes(path.read_bytes(), str(path)) for path in real_files(shared_data)}
+    outcomes = {
+        path.parent.name: validate_metadata_bytes(path.read_bytes(), str(path)) for path in real_files(shared_data)
+    }
     rejected = {name: result for name, result in outcomes.items() if not result.ok}
     assert set(rejected) == {"destination-duckdb"}
     assert [problem.field for problem in rejected["destination-duckdb"].problems] == ["data._ab_internal"]
-    assert str(rejected["destination-duckdb"].problems[0]).startswith(str(shared_data / "connectors" / "destination-duckdb" / "metadata.yaml"))
+    assert str(rejected["destination-duckdb"].problems[0]).startswith(
+        str(shared_data / "connectors" / "destination-duckdb" / "metadata.yaml")
+    )
 
 
 def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
@@ -64,12 +66,18 @@ def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
                     for version, change in (value.get("breakingChanges") or {}).items():
                         got = entry["releases"]["breakingChanges"][str(version)]
                         assert got["message"] == change["message"]
-                        assert got["migrationDocumentationUrl"] == change.get("migrationDocumentationUrl", f"{entry['documentationUrl']}-migrations#{version}")
+                        assert got["migrationDocumentationUrl"] == change.get(
+                            "migrationDocumentationUrl", f"{entry['documentationUrl']}-migrations#{version}"
+                        )
                     continue
-                assert json.dumps(entry[key], sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str), f"{path}: {registry}: {key}"
+                assert json.dumps(entry[key], sort_keys=True, default=str) == json.dumps(
+                    expected, sort_keys=True, default=str
+                ), f"{path}: {registry}: {key}"
             for key, value in applied.items():
                 if key not in ("connectorSubtype",):
-                    assert json.dumps(entry[key], sort_keys=True) == json.dumps(value, sort_keys=True), f"{path}: {registry}: override {key}"
+                    assert json.dumps(entry[key], sort_keys=True) == json.dumps(value, sort_keys=True), (
+                        f"{path}: {registry}: override {key}"
+                    )
             assert entry[f"{kind}DefinitionId"] == data["definitionId"]
             assert entry["sourceType"] == applied.get("connectorSubtype", data["connectorSubtype"])
             assert not RENAMED_OR_REMOVED & set(entry)
@@ -84,6 +92,8 @@ def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
 def test_release_candidate_with_registry_tags(shared_data):
     path = shared_data / "connectors" / "source-postgres" / "metadata.yaml"
     data = validate_metadata_bytes(path.read_bytes(), str(path)).document["data"]
-    entry = metadata_to_registry_entry(data, "cloud", None, lambda repository, tag, registry: {"connectionSpecification": {"title": tag}})
+    entry = metadata_to_registry_entry(
+        data, "cloud", None, lambda repository, tag, registry: {"connectionSpecification": {"title": tag}}
+    )
     assert entry["dockerImageTag"] == "3.7.0" and entry["spec"]["connectionSpecification"]["title"] == "3.7.0"
     assert "iconUrl" not in entry

@@ -18,15 +18,26 @@ from tests.builders import make_data, make_spec
 
 
 def entry(name: str, tag: str = "1.0.0", connector_type: str = "source", **fields) -> dict:
-    return metadata_to_registry_entry(make_data(name, connector_type=connector_type, tag=tag, **fields), "oss", None, lambda *_: make_spec())
+    return metadata_to_registry_entry(
+        make_data(name, connector_type=connector_type, tag=tag, **fields), "oss", None, lambda *_: make_spec()
+    )
 
 
 def registry_of(*entries: dict) -> dict:
     return build_registry({f"metadata/{item['dockerRepository']}/latest/oss.json": item for item in entries})
 
 
-def facts(registry: dict, previous: dict | None = None, disabled: set[str] = frozenset(), share: float = 0.05) -> StagedFacts:
-    return StagedFacts("oss", to_json_bytes(registry), registry_connectors(registry), registry_connectors(previous), set(disabled), share)
+def facts(
+    registry: dict, previous: dict | None = None, disabled: set[str] = frozenset(), share: float = 0.05
+) -> StagedFacts:
+    return StagedFacts(
+        "oss",
+        to_json_bytes(registry),
+        registry_connectors(registry),
+        registry_connectors(previous),
+        set(disabled),
+        share,
+    )
 
 
 def test_build_registry_orders_each_kind_by_path():
@@ -53,7 +64,14 @@ def test_schema_check_names_the_field():
 
 def test_schema_check_audits_the_published_bytes_not_a_copy():
     staged = facts(registry_of(entry("source-a")))
-    tampered = StagedFacts("oss", staged.payload.replace(b'"dockerImageTag": "1.0.0"', b'"dockerImageTag": 100'), staged.connectors, [], set(), 0.05)
+    tampered = StagedFacts(
+        "oss",
+        staged.payload.replace(b'"dockerImageTag": "1.0.0"', b'"dockerImageTag": 100'),
+        staged.connectors,
+        [],
+        set(),
+        0.05,
+    )
     assert SAFETY_CHECKS["schema_valid"](staged).passed
     check = SAFETY_CHECKS["schema_valid"](tampered)
     assert not check.passed and "dockerImageTag" in check.description
@@ -96,12 +114,16 @@ def test_first_publication_has_nothing_to_lose():
 
 def test_diff_lists_added_removed_and_version_changes():
     previous = registry_of(entry("source-a"), entry("source-b"), entry("destination-c", connector_type="destination"))
-    current = registry_of(entry("source-a", tag="1.1.0"), entry("destination-c", connector_type="destination"), entry("source-d"))
+    current = registry_of(
+        entry("source-a", tag="1.1.0"), entry("destination-c", connector_type="destination"), entry("source-d")
+    )
     diff = diff_registries(registry_connectors(previous), registry_connectors(current), "oss")
     assert diff["registry"] == "oss"
     assert [item["dockerRepository"] for item in diff["added"]] == ["airbyte/source-d"]
     assert [item["dockerRepository"] for item in diff["removed"]] == ["airbyte/source-b"]
-    assert [(item["dockerRepository"], item["from"], item["to"]) for item in diff["changed"]] == [("airbyte/source-a", "1.0.0", "1.1.0")]
+    assert [(item["dockerRepository"], item["from"], item["to"]) for item in diff["changed"]] == [
+        ("airbyte/source-a", "1.0.0", "1.1.0")
+    ]
     assert "dockerImageTag" not in diff["changed"][0]
 
 

@@ -8,16 +8,18 @@ import pytest
 import yaml
 from dagster import DagsterInstance, build_resources
 
-from orchestrator import defn
 from orchestrator.assets.registry import publish_registry, stage_registry
-from orchestrator.assets.registry_entry import RegistryEntryResult
-from orchestrator.resources import ConcurrentWriteError, RegistryPublishPolicy
-from tests.builders import make_data, make_spec, put_connector
+from orchestrator.models.steps import MetadataEntries, RegistryEntryResult
+from orchestrator.resources.gcs import ConcurrentWriteError
+from orchestrator.resources.policy import RegistryPublishPolicy
+from tests.builders import code_location, make_data, make_spec, put_connector
 
 
 def run_job(resources, job_name="generate_registry", instance=None, raise_on_error=True):
-    job = defn.resolve_job_def(job_name)
-    return job.execute_in_process(resources=resources, instance=instance or DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+    job = code_location().resolve_job_def(job_name)
+    return job.execute_in_process(
+        resources=resources, instance=instance or DagsterInstance.ephemeral(), raise_on_error=raise_on_error
+    )
 
 
 def read_json(gcs_env, path):
@@ -34,7 +36,10 @@ def test_generate_registry_end_to_end(gcs_env, resources):
     oss = read_json(gcs_env, "registries/v0/oss_registry.json")
     assert [entry["dockerRepository"] for entry in oss["sources"]] == ["airbyte/source-alpha"]
     assert [entry["dockerRepository"] for entry in oss["destinations"]] == ["airbyte/destination-beta"]
-    assert read_json(gcs_env, "metadata/airbyte/source-alpha/1.2.3/oss.json")["sourceDefinitionId"] == oss["sources"][0]["sourceDefinitionId"]
+    assert (
+        read_json(gcs_env, "metadata/airbyte/source-alpha/1.2.3/oss.json")["sourceDefinitionId"]
+        == oss["sources"][0]["sourceDefinitionId"]
+    )
     mask = yaml.safe_load(gcs_env["metadata"].read("registries/v0/specs_secrets_mask.yaml")[0])
     assert mask == {"properties": ["api_key", "client_secret", "personal_token"]}
 
@@ -62,7 +67,9 @@ def test_second_run_rewrites_nothing_and_one_upload_updates_one_connector(gcs_en
     changed = sorted(name for name in after if before.get(name) != after[name])
     entry_writes = [name for name in changed if name.endswith((".json",)) and name.startswith("metadata/")]
     assert sorted(entry_writes) == sorted(
-        f"metadata/airbyte/source-s2/{folder}/{registry}.json" for folder in ("1.3.0", "latest") for registry in ("oss", "cloud")
+        f"metadata/airbyte/source-s2/{folder}/{registry}.json"
+        for folder in ("1.3.0", "latest")
+        for registry in ("oss", "cloud")
     )
     oss = read_json(gcs_env, "registries/v0/oss_registry.json")
     assert {entry["dockerRepository"]: entry["dockerImageTag"] for entry in oss["sources"]} == {
@@ -82,7 +89,14 @@ def test_same_bucket_yields_identical_bytes(gcs_env, resources, tmp_path):
     put_connector(gcs_env, make_data("source-alpha", releaseDate="2024-01-02"))
     put_connector(gcs_env, make_data("destination-beta", connector_type="destination"))
     assert run_job(resources).success
-    first = {path: gcs_env["metadata"].read(path)[0] for path in ("registries/v0/oss_registry.json", "registries/v0/cloud_registry.json", "registries/v0/specs_secrets_mask.yaml")}
+    first = {
+        path: gcs_env["metadata"].read(path)[0]
+        for path in (
+            "registries/v0/oss_registry.json",
+            "registries/v0/cloud_registry.json",
+            "registries/v0/specs_secrets_mask.yaml",
+        )
+    }
     # Force a full rebuild from scratch: forget every bookkeeping and published file.
     for blob in gcs_env["metadata"].list_blobs(""):
         if not blob.name.endswith(("metadata.yaml", "icon.svg")):
@@ -106,7 +120,10 @@ def test_bad_file_is_skipped_and_last_good_entry_stays(gcs_env, resources):
     assert gcs_env["metadata"].read("metadata/airbyte/source-changing/latest/oss.json") == latest_entry
     assert gcs_env["metadata"].read("metadata/airbyte/source-changing/1.3.0/oss.json") is None
     report = result.output_for_node("valid_metadata_report")
-    assert set(report) == {"metadata/airbyte/source-changing/1.3.0/metadata.yaml", "metadata/airbyte/source-changing/latest/metadata.yaml"}
+    assert set(report) == {
+        "metadata/airbyte/source-changing/1.3.0/metadata.yaml",
+        "metadata/airbyte/source-changing/latest/metadata.yaml",
+    }
     assert all("surprise" in " ".join(problems) for problems in report.values())
     oss = read_json(gcs_env, "registries/v0/oss_registry.json")
     assert {entry["dockerImageTag"] for entry in oss["sources"]} == {"1.2.3"}
@@ -145,13 +162,23 @@ def test_disabling_a_registry_deletes_the_entry_and_is_an_explained_drop(gcs_env
     assert run_job(resources).success
     assert gcs_env["metadata"].read("metadata/airbyte/source-leaving/latest/cloud.json") is not None
 
-    put_connector(gcs_env, make_data("source-leaving", tag="1.3.0", registryOverrides={"oss": {"enabled": True}, "cloud": {"enabled": False}}))
+    put_connector(
+        gcs_env,
+        make_data(
+            "source-leaving", tag="1.3.0", registryOverrides={"oss": {"enabled": True}, "cloud": {"enabled": False}}
+        ),
+    )
     result = run_job(resources)
     assert result.success, "a connector disabled by its own metadata may leave even when that is 50% of the registry"
     assert gcs_env["metadata"].read("metadata/airbyte/source-leaving/latest/cloud.json") is None
     cloud = read_json(gcs_env, "registries/v0/cloud_registry.json")
     assert [entry["dockerRepository"] for entry in cloud["sources"]] == ["airbyte/source-staying"]
-    check = [evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.asset_key.to_user_string() == "latest_cloud_registry_entries" and evaluation.check_name == "no_unexplained_loss"][0]
+    check = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.asset_key.to_user_string() == "latest_cloud_registry_entries"
+        and evaluation.check_name == "no_unexplained_loss"
+    ][0]
     assert check.passed and "Source Leaving" in check.description
 
 
@@ -179,7 +206,11 @@ def test_drop_within_configured_share_is_allowed_but_listed(gcs_env, resources, 
     permissive = {**resources, "registry_publish_policy": RegistryPublishPolicy(max_unexplained_drop_share=0.5)}
     result = run_job(permissive)
     assert result.success
-    loss = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_unexplained_loss" and e.asset_key.to_user_string() == "latest_oss_registry_entries"][0]
+    loss = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "no_unexplained_loss" and e.asset_key.to_user_string() == "latest_oss_registry_entries"
+    ][0]
     assert loss.passed and "airbyte/source-s1" in loss.description, "an allowed loss is still never silent"
 
 
@@ -202,7 +233,6 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
             "oss",
             bound.latest_oss_registry_entries_file_blobs,
             bound.gcs_bucket_manager,
-            bound.registry_directory_manager,
             RegistryEntryResult(),
         )
     assert [connector["dockerImageTag"] for connector in staged.connectors] == ["1.3.0"]
@@ -211,21 +241,28 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
     gcs_env["metadata"].write("registries/v0/oss_registry.json", newer)
     with build_resources(resources) as bound:
         with pytest.raises(ConcurrentWriteError, match="changed since this run read it"):
-            publish_registry(staged, bound.gcs_bucket_manager, bound.registry_directory_manager, bound.registry_publish_policy)
+            publish_registry(staged, bound.gcs_bucket_manager, bound.registry_publish_policy)
     assert gcs_env["metadata"].read("registries/v0/oss_registry.json")[0] == newer
 
 
 def test_entries_step_refuses_a_manifest_that_changed_since_the_run_compared_with_it(gcs_env, resources):
     from dagster import build_asset_context
 
-    from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
-    from orchestrator.assets.registry_entry import MetadataEntries, registry_entry
+    from orchestrator.assets.registry_entry import registry_entry
+    from orchestrator.layout import ENTRY_MANIFEST_PATH
 
     put_connector(gcs_env, make_data("source-alpha"))
     assert run_job(resources).success
     manifest_before = gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)
-    stale = MetadataEntries(valid=[], invalid=[], deleted=[], manifest_generation=manifest_before[1] - 1, full_scan=True)
+    stale = MetadataEntries(
+        valid=[], invalid=[], deleted=[], manifest_generation=manifest_before[1] - 1, full_scan=True
+    )
     with build_resources(resources) as bound:
         with pytest.raises(ConcurrentWriteError, match="another run got there first"):
-            registry_entry(build_asset_context(), metadata_entry=stale, gcs_bucket_manager=bound.gcs_bucket_manager, spec_cache=bound.spec_cache)
+            registry_entry(
+                build_asset_context(),
+                metadata_entry=stale,
+                gcs_bucket_manager=bound.gcs_bucket_manager,
+                spec_cache=bound.spec_cache,
+            )
     assert gcs_env["metadata"].read(ENTRY_MANIFEST_PATH) == manifest_before

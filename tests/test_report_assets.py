@@ -20,7 +20,10 @@ JSON_PATH = "generated_reports/connector_registry_report.json"
 def bound(resources):
     """The code location's own resources, initialised, to put files where the assets look."""
     with dagster.build_resources(
-        {"registry_directory_manager": resources["registry_directory_manager"], "gcs_bucket_manager": resources["gcs_bucket_manager"]}
+        {
+            "registry_directory_manager": resources["registry_directory_manager"],
+            "gcs_bucket_manager": resources["gcs_bucket_manager"],
+        }
     ) as initialised:
         yield initialised
 
@@ -70,7 +73,15 @@ def test_report_is_written_with_content_type_cache_control_and_metadata(resource
     assert "No recorded changes yet." in html  # no Cloud diff recorded
 
     document = json.loads(bucket.blob(JSON_PATH).download_as_bytes())
-    assert document["counts"]["sources"] == {"total": 4, "oss": 3, "cloud": 3, "both": 2, "ossOnly": 1, "cloudOnly": 1, "imagesDiffer": 1}
+    assert document["counts"]["sources"] == {
+        "total": 4,
+        "oss": 3,
+        "cloud": 3,
+        "both": 2,
+        "ossOnly": 1,
+        "cloudOnly": 1,
+        "imagesDiffer": 1,
+    }
     assert document["registryChanges"]["oss"]["status"] == "recorded"
 
     report_metadata = materialization_metadata(result, "connector_registry_report")
@@ -121,4 +132,6 @@ def test_unparsable_registry_fails_naming_the_file(resources, bound):
     result = materialize(REPORT_ASSETS, resources=resources, raise_on_error=False)
     failures = {event.step_key: event.step_failure_data.error.message for event in result.get_step_failure_events()}
     assert set(failures) == {"oss_sources_dataframe", "oss_destinations_dataframe"}
-    assert all("registries/v0/oss_registry.json" in message and "not valid JSON" in message for message in failures.values())
+    assert all(
+        "registries/v0/oss_registry.json" in message and "not valid JSON" in message for message in failures.values()
+    )

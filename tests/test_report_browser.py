@@ -9,7 +9,7 @@ import pytest
 from dagster import load_assets_from_modules, materialize
 
 from orchestrator.assets import registry_report
-from tests.report_samples import cloud_registry, oss_registry, to_bytes, with_hostile_source, OSS_DIFF
+from tests.report_samples import OSS_DIFF, cloud_registry, oss_registry, to_bytes, with_hostile_source
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,7 +35,10 @@ pytestmark = pytest.mark.browser
 def report_file(resources, tmp_path) -> Path:
     """Registries (with a hostile name and an icon in the bucket) -> the real assets -> the HTML object on disk."""
     with dagster.build_resources(
-        {"registry_directory_manager": resources["registry_directory_manager"], "gcs_bucket_manager": resources["gcs_bucket_manager"]}
+        {
+            "registry_directory_manager": resources["registry_directory_manager"],
+            "gcs_bucket_manager": resources["gcs_bucket_manager"],
+        }
     ) as bound:
         bound.gcs_bucket_manager.write(ICON_PATH, ICON_SVG)
         oss = with_hostile_source(oss_registry())
@@ -56,7 +59,9 @@ def report_file(resources, tmp_path) -> Path:
 @pytest.fixture
 def page(report_file):
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        pytest.skip(f"{CHROMIUM} is not installed and could not be (run `bash scripts/ensure_system_deps.sh`, which apt-installs it)")
+        pytest.skip(
+            f"{CHROMIUM} is not installed and could not be (run `bash scripts/ensure_system_deps.sh`, which apt-installs it)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -66,7 +71,9 @@ def page(report_file):
             page.problems = []
             page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
             page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-            page.on("console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}"))
+            page.on(
+                "console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}")
+            )
             page.goto(report_file.as_uri())
             page.wait_for_load_state("load")
             yield page

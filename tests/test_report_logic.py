@@ -93,7 +93,10 @@ def test_merge_covers_oss_only_cloud_only_and_both():
     assert mysql["imageOss"] is None and mysql["imageCloud"] == "airbyte/source-mysql:3.6.1"
     assert pd.isna(mysql["imagesMatch"])
     assert mysql["name"] == "MySQL" and mysql["releaseStage"] == "generally_available"
-    assert mysql["sourceCodeUrl"] == "https://github.com/airbytehq/airbyte/tree/master/airbyte-integrations/connectors/source-mysql"
+    assert (
+        mysql["sourceCodeUrl"]
+        == "https://github.com/airbytehq/airbyte/tree/master/airbyte-integrations/connectors/source-mysql"
+    )
 
     faker = sources[FAKER]  # both, different images
     assert (faker["inOss"], faker["inCloud"]) == (True, True)
@@ -102,7 +105,10 @@ def test_merge_covers_oss_only_cloud_only_and_both():
 
     postgres = sources[SOURCE_POSTGRES]  # both, same image
     assert postgres["imagesMatch"] == True  # noqa: E712
-    assert postgres["issuesUrl"] == "https://github.com/airbytehq/airbyte/issues?q=is%3Aopen+is%3Aissue+label%3Asource-postgres"
+    assert (
+        postgres["issuesUrl"]
+        == "https://github.com/airbytehq/airbyte/issues?q=is%3Aopen+is%3Aissue+label%3Asource-postgres"
+    )
     assert postgres["documentationUrl"] == "https://docs.airbyte.com/integrations/sources/postgres"
 
 
@@ -114,21 +120,42 @@ def test_merge_prefers_the_oss_entry_for_shared_fields():
 
 
 def test_counts():
-    assert merged_counts(merged("source")) == {"total": 4, "oss": 3, "cloud": 3, "both": 2, "ossOnly": 1, "cloudOnly": 1, "imagesDiffer": 1}
+    assert merged_counts(merged("source")) == {
+        "total": 4,
+        "oss": 3,
+        "cloud": 3,
+        "both": 2,
+        "ossOnly": 1,
+        "cloudOnly": 1,
+        "imagesDiffer": 1,
+    }
     destinations = merged("destination")
-    assert merged_counts(destinations) == {"total": 3, "oss": 3, "cloud": 2, "both": 2, "ossOnly": 1, "cloudOnly": 0, "imagesDiffer": 1}
+    assert merged_counts(destinations) == {
+        "total": 3,
+        "oss": 3,
+        "cloud": 2,
+        "both": 2,
+        "ossOnly": 1,
+        "cloudOnly": 0,
+        "imagesDiffer": 1,
+    }
     assert rows_by_id(destinations)[DUCKDB]["inCloud"] == False  # noqa: E712
     assert rows_by_id(destinations)[SNOWFLAKE]["imagesMatch"] == False  # noqa: E712
     assert rows_by_id(destinations)[DESTINATION_POSTGRES]["imagesMatch"] == True  # noqa: E712
 
 
 def test_links():
-    assert issues_url("source-faker") == "https://github.com/airbytehq/airbyte/issues?q=is%3Aopen+is%3Aissue+label%3Asource-faker"
+    assert (
+        issues_url("source-faker")
+        == "https://github.com/airbytehq/airbyte/issues?q=is%3Aopen+is%3Aissue+label%3Asource-faker"
+    )
     assert issues_url(None) is None
     assert source_code_url("airbyte/source-faker").endswith("/airbyte-integrations/connectors/source-faker")
     assert source_code_url(None) is None
     assert safe_url("https://docs.airbyte.com/x") == "https://docs.airbyte.com/x"
-    assert safe_url("javascript:alert(1)") is None and safe_url("JaVaScRiPt:alert(1)") is None and safe_url(None) is None
+    assert (
+        safe_url("javascript:alert(1)") is None and safe_url("JaVaScRiPt:alert(1)") is None and safe_url(None) is None
+    )
 
 
 def test_markdown_preview_escapes_pipes_and_counts_the_rest():

@@ -82,7 +82,10 @@ def test_latest_is_a_copy_of_the_newest_stable_version(sample):
         stable = [tag for tag in connector.versions if not is_release_candidate(tag)]
         newest = max(stable, key=parse_version)
         assert connector.latest_version == newest
-        assert sample.metadata_objects[f"{base}/latest/metadata.yaml"] == sample.metadata_objects[f"{base}/{newest}/metadata.yaml"]
+        assert (
+            sample.metadata_objects[f"{base}/latest/metadata.yaml"]
+            == sample.metadata_objects[f"{base}/{newest}/metadata.yaml"]
+        )
         assert (f"{base}/latest/icon.svg" in sample.metadata_objects) == connector.has_icon
         for tag in connector.versions:
             assert (f"{base}/{tag}/icon.svg" in sample.metadata_objects) == connector.has_icon
@@ -123,7 +126,10 @@ def test_sample_shows_the_realistic_variety(sample):
     with_breaking = [d for d in documents if (d.get("releases") or {}).get("breakingChanges")]
     assert any("migrationDocumentationUrl" in d["releases"] for d in with_breaking)
     assert any("migrationDocumentationUrl" not in d["releases"] for d in with_breaking)
-    assert any(not c.has_icon for c in sample.connectors) and sum(c.has_icon for c in sample.connectors) > len(sample.connectors) / 2
+    assert (
+        any(not c.has_icon for c in sample.connectors)
+        and sum(c.has_icon for c in sample.connectors) > len(sample.connectors) / 2
+    )
     assert any(p.endswith("/spec.cloud.json") for p in sample.spec_objects)
 
 
@@ -197,9 +203,49 @@ def test_twelve_thousand_files_in_a_few_seconds():
 def test_yaml_writer_round_trips_tricky_values():
     from orchestrator.local.sample import _dump_yaml
 
-    tricky = ["yes", "No", "on", "1.0", "1.0.0", "2024-01-01", "*.example.io", "a: b", "#x", "x #y", "null", "~", "",
-              "-x", "${host}", "0.10.2", "1e3", "0x1F", "@x", "'q'", 'say "hi"', "multi\nline", "ünïcode", "trailing ",
-              "key:", "https://a.b/c?d=e#f", "[x]", "{y}", "!tag", "&anchor", "? q", "%d", "`x`", "|", ">"]
-    document = {"data": {"values": tricky, "keyed": {value or "empty": value for value in tricky},
-                         "nested": [{"a": 1, "b": [True, False, None]}, {"c": {}}, {"d": []}]}, "version": "1.0"}
+    tricky = [
+        "yes",
+        "No",
+        "on",
+        "1.0",
+        "1.0.0",
+        "2024-01-01",
+        "*.example.io",
+        "a: b",
+        "#x",
+        "x #y",
+        "null",
+        "~",
+        "",
+        "-x",
+        "${host}",
+        "0.10.2",
+        "1e3",
+        "0x1F",
+        "@x",
+        "'q'",
+        'say "hi"',
+        "multi\nline",
+        "ünïcode",
+        "trailing ",
+        "key:",
+        "https://a.b/c?d=e#f",
+        "[x]",
+        "{y}",
+        "!tag",
+        "&anchor",
+        "? q",
+        "%d",
+        "`x`",
+        "|",
+        ">",
+    ]
+    document = {
+        "data": {
+            "values": tricky,
+            "keyed": {value or "empty": value for value in tricky},
+            "nested": [{"a": 1, "b": [True, False, None]}, {"c": {}}, {"d": []}],
+        },
+        "version": "1.0",
+    }
     assert yaml.safe_load(_dump_yaml(document)) == document

@@ -9,15 +9,24 @@ import json
 
 import pytest
 from dagster import DagsterInstance
-from dagster._core.storage.tags import RUN_KEY_TAG
 
-from orchestrator import defn
-from orchestrator.assets.metadata import ENTRY_MANIFEST_PATH
-from orchestrator.sensors.metadata import NAMED_FILES_LIMIT, NO_CHANGE, generate_registry_on_new_latest_metadata_file_blobs as metadata_sensor
-from orchestrator.sensors.metadata import run_config_for
-from tests.builders import make_data, make_spec, put_connector, tick, to_yaml
+from orchestrator.layout import ENTRY_MANIFEST_PATH
+from orchestrator.sensors.metadata import (
+    NAMED_FILES_LIMIT,
+    NO_CHANGE,
+    RUN_KEY_TAG,
+    run_config_for,
+)
+from orchestrator.sensors.metadata import (
+    generate_registry_on_new_latest_metadata_file_blobs as metadata_sensor,
+)
+from tests.builders import code_location, make_data, make_spec, put_connector, tick, to_yaml
 
-REGISTRY_FILES = ("registries/v0/oss_registry.json", "registries/v0/cloud_registry.json", "registries/v0/specs_secrets_mask.yaml")
+REGISTRY_FILES = (
+    "registries/v0/oss_registry.json",
+    "registries/v0/cloud_registry.json",
+    "registries/v0/specs_secrets_mask.yaml",
+)
 
 
 @pytest.fixture
@@ -32,12 +41,16 @@ def sensor_run(resources, instance, cursor):
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     assert len(requests) == 1, skip
     request = requests[0]
-    result = defn.resolve_job_def("generate_registry").execute_in_process(
-        run_config=request.run_config,
-        resources=resources,
-        instance=instance,
-        tags={**request.tags, RUN_KEY_TAG: request.run_key},
-        raise_on_error=False,
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(
+            run_config=request.run_config,
+            resources=resources,
+            instance=instance,
+            tags={**request.tags, RUN_KEY_TAG: request.run_key},
+            raise_on_error=False,
+        )
     )
     after_requests, after_skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     if result.success:
@@ -58,9 +71,15 @@ def assert_full_run_changes_nothing(gcs_env, resources):
     before = published_state(gcs_env)
     manifest = json.loads(before[ENTRY_MANIFEST_PATH][0])
     due_a_retry = sum(
-        1 for record in manifest["files"].values() if record["valid"] and any(o["status"] == "failed" for o in record["registries"].values())
+        1
+        for record in manifest["files"].values()
+        if record["valid"] and any(o["status"] == "failed" for o in record["registries"].values())
     )
-    result = defn.resolve_job_def("generate_registry").execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+    )
     assert result.success
     assert metadata_value(result, "metadata_definitions", "full_scan") is True
     assert metadata_value(result, "metadata_definitions", "new_or_changed") == due_a_retry
@@ -69,7 +88,9 @@ def assert_full_run_changes_nothing(gcs_env, resources):
     after = published_state(gcs_env)
     for path in before:
         if after[path] != before[path]:
-            changes = difflib.unified_diff(before[path][0].decode().splitlines(), after[path][0].decode().splitlines(), lineterm="")
+            changes = difflib.unified_diff(
+                before[path][0].decode().splitlines(), after[path][0].decode().splitlines(), lineterm=""
+            )
             raise AssertionError(f"the full run rewrote {path}:\n" + "\n".join(changes))
 
 
@@ -91,7 +112,10 @@ def test_run_after_one_upload_reads_only_that_upload(gcs_env, resources, instanc
     assert second.success
     named = request.run_config["ops"]["metadata_definitions"]["config"]
     assert named == {
-        "changed_files": ["metadata/airbyte/source-s2/1.3.0/metadata.yaml", "metadata/airbyte/source-s2/latest/metadata.yaml"],
+        "changed_files": [
+            "metadata/airbyte/source-s2/1.3.0/metadata.yaml",
+            "metadata/airbyte/source-s2/latest/metadata.yaml",
+        ],
         "deleted_files": [],
     }
     assert metadata_value(second, "metadata_definitions", "full_scan") is False
@@ -121,7 +145,9 @@ def test_deletion_invalid_file_and_missing_spec_in_one_sensor_run(gcs_env, resou
     named = request.run_config["ops"]["metadata_definitions"]["config"]
     assert named["deleted_files"] == ["metadata/airbyte/source-s1/1.2.3/metadata.yaml"]
     assert metadata_value(second, "metadata_definitions", "full_scan") is False
-    assert metadata.read("metadata/airbyte/source-s1/1.2.3/oss.json") is None, "a deleted file takes its entries with it"
+    assert metadata.read("metadata/airbyte/source-s1/1.2.3/oss.json") is None, (
+        "a deleted file takes its entries with it"
+    )
     assert metadata.read("metadata/airbyte/source-s2/latest/oss.json") == kept_latest_entry
     report = second.output_for_node("valid_metadata_report")
     assert list(report) == ["metadata/airbyte/source-s2/latest/metadata.yaml"]
@@ -137,7 +163,12 @@ def test_deletion_invalid_file_and_missing_spec_in_one_sensor_run(gcs_env, resou
     put_connector(gcs_env, make_data("source-s0", tag="1.2.4"))
     _, third, cursor = sensor_run(resources, instance, cursor)
     assert third.success and metadata_value(third, "metadata_definitions", "full_scan") is False
-    assert oss_tags(gcs_env) == {"airbyte/source-s0": "1.2.4", "airbyte/source-s1": "1.2.3", "airbyte/source-s2": "1.2.3", "airbyte/source-s3": "1.4.0"}
+    assert oss_tags(gcs_env) == {
+        "airbyte/source-s0": "1.2.4",
+        "airbyte/source-s1": "1.2.3",
+        "airbyte/source-s2": "1.2.3",
+        "airbyte/source-s3": "1.4.0",
+    }
     assert_full_run_changes_nothing(gcs_env, resources)
 
 
@@ -151,7 +182,11 @@ def test_named_deleted_file_that_is_back_is_processed_as_a_change(gcs_env, resou
     assert request.run_config["ops"]["metadata_definitions"]["config"]["deleted_files"] == [path]
     # Re-created between the tick and the run: the run must not delete what exists.
     gcs_env["metadata"].write(path, to_yaml(make_data("source-s1")))
-    result = defn.resolve_job_def("generate_registry").execute_in_process(run_config=request.run_config, resources=resources, instance=instance)
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(run_config=request.run_config, resources=resources, instance=instance)
+    )
     assert result.success
     assert metadata_value(result, "metadata_definitions", "deleted") == 0
     assert metadata_value(result, "metadata_definitions", "new_or_changed") == 1
@@ -162,11 +197,20 @@ def test_named_deleted_file_that_is_back_is_processed_as_a_change(gcs_env, resou
 def test_named_files_without_a_manifest_fall_back_to_listing(gcs_env, resources):
     for index in range(3):
         put_connector(gcs_env, make_data(f"source-s{index}"))
-    assert defn.resolve_job_def("generate_registry").execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    assert (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+        .success
+    )
     gcs_env["metadata"].delete(ENTRY_MANIFEST_PATH)
     put_connector(gcs_env, make_data("source-s1", tag="1.9.0"))
     config = run_config_for({"metadata/airbyte/source-s1/1.9.0/metadata.yaml": 1})
-    result = defn.resolve_job_def("generate_registry").execute_in_process(run_config=config, resources=resources, instance=DagsterInstance.ephemeral())
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(run_config=config, resources=resources, instance=DagsterInstance.ephemeral())
+    )
     assert result.success
     assert metadata_value(result, "metadata_definitions", "full_scan") is True
     assert metadata_value(result, "metadata_definitions", "new_or_changed") == 7, "every file is rebuilt once"
@@ -175,14 +219,23 @@ def test_named_files_without_a_manifest_fall_back_to_listing(gcs_env, resources)
 
 def test_manifest_of_the_previous_format_rebuilds_every_entry_once(gcs_env, resources):
     put_connector(gcs_env, make_data("source-s0"))
-    assert defn.resolve_job_def("generate_registry").execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    assert (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+        .success
+    )
     manifest = json.loads(gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)[0])
     manifest["version"] = 1
     for record in manifest["files"].values():
         for outcome in record["registries"].values():
             outcome.pop("generation", None)
     gcs_env["metadata"].write(ENTRY_MANIFEST_PATH, json.dumps(manifest).encode())
-    result = defn.resolve_job_def("generate_registry").execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(resources=resources, instance=DagsterInstance.ephemeral())
+    )
     assert result.success
     assert metadata_value(result, "metadata_definitions", "new_or_changed") == 2
     assert json.loads(gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)[0])["version"] == 2
@@ -191,8 +244,10 @@ def test_manifest_of_the_previous_format_rebuilds_every_entry_once(gcs_env, reso
 def test_unreadable_manifest_fails_naming_the_file(gcs_env, resources):
     put_connector(gcs_env, make_data("source-s0"))
     gcs_env["metadata"].write(ENTRY_MANIFEST_PATH, b"{not json")
-    result = defn.resolve_job_def("generate_registry").execute_in_process(
-        resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False
+    result = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False)
     )
     assert not result.success
     failure = result.failure_data_for_node("metadata_definitions")
@@ -202,7 +257,14 @@ def test_unreadable_manifest_fails_naming_the_file(gcs_env, resources):
 def test_run_config_names_files_only_for_a_small_change():
     small = {"metadata/a/1/metadata.yaml": 5, "metadata/b/1/metadata.yaml": None}
     assert run_config_for(small) == {
-        "ops": {"metadata_definitions": {"config": {"changed_files": ["metadata/a/1/metadata.yaml"], "deleted_files": ["metadata/b/1/metadata.yaml"]}}}
+        "ops": {
+            "metadata_definitions": {
+                "config": {
+                    "changed_files": ["metadata/a/1/metadata.yaml"],
+                    "deleted_files": ["metadata/b/1/metadata.yaml"],
+                }
+            }
+        }
     }
     large = {f"metadata/c{index}/1/metadata.yaml": index for index in range(NAMED_FILES_LIMIT + 1)}
     assert run_config_for(large) == {}, "a bulk change leaves the run to list the bucket"

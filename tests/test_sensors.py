@@ -17,19 +17,19 @@ from dagster import (
     job,
     op,
 )
-from dagster._core.storage.tags import RUN_KEY_TAG
 
-from orchestrator import defn
-from orchestrator.sensors import ALL_SENSORS
 from orchestrator.sensors.metadata import (
     NO_CHANGE,
+    RUN_KEY_TAG,
     decode_cursor,
     encode_cursor,
     evaluate_metadata_tick,
+)
+from orchestrator.sensors.metadata import (
     generate_registry_on_new_latest_metadata_file_blobs as metadata_sensor,
 )
 from orchestrator.sensors.registry import generate_registry_reports_on_registry_updated as registry_sensor
-from tests.builders import make_data, put_connector, tick, to_yaml
+from tests.builders import code_location, make_data, put_connector, tick, to_yaml
 
 
 @op
@@ -66,7 +66,9 @@ def unfinished_run(instance, run_key, status=DagsterRunStatus.STARTED, **tags):
 
 
 def finish(instance, run, event_type=DagsterEventType.RUN_SUCCESS):
-    instance.run_storage.handle_run_event(run.run_id, DagsterEvent(event_type_value=event_type.value, job_name=run.job_name))
+    instance.run_storage.handle_run_event(
+        run.run_id, DagsterEvent(event_type_value=event_type.value, job_name=run.job_name)
+    )
     assert instance.get_run_by_id(run.run_id).is_finished
 
 
@@ -91,12 +93,20 @@ def acknowledged_after_success(resources, instance, cursor):
 
 
 def test_sensors_are_in_the_code_location():
-    names = {sensor.name for sensor in defn.sensors}
-    assert names == {"generate_registry_on_new_latest_metadata_file_blobs", "generate_registry_reports_on_registry_updated"}
-    assert len(ALL_SENSORS) == 2
-    repository = defn.get_repository_def()
-    assert repository.get_sensor_def("generate_registry_on_new_latest_metadata_file_blobs").job_name == "generate_registry"
-    assert repository.get_sensor_def("generate_registry_reports_on_registry_updated").job_name == "generate_registry_reports"
+    names = {sensor.name for sensor in code_location().sensors}
+    assert names == {
+        "generate_registry_on_new_latest_metadata_file_blobs",
+        "generate_registry_reports_on_registry_updated",
+    }
+    assert len(code_location().sensors) == 2
+    repository = code_location().get_repository_def()
+    assert (
+        repository.get_sensor_def("generate_registry_on_new_latest_metadata_file_blobs").job_name == "generate_registry"
+    )
+    assert (
+        repository.get_sensor_def("generate_registry_reports_on_registry_updated").job_name
+        == "generate_registry_reports"
+    )
 
 
 def test_empty_bucket_skips_with_a_reason(gcs_env, resources, instance):
@@ -129,7 +139,9 @@ def test_overwrite_with_identical_bytes_is_a_change(gcs_env, resources, instance
     put_connector(gcs_env, data)
     cursor = acknowledged_after_success(resources, instance, None)
 
-    gcs_env["metadata"].write("metadata/airbyte/source-alpha/1.2.3/metadata.yaml", to_yaml(data))  # same bytes, new generation
+    gcs_env["metadata"].write(
+        "metadata/airbyte/source-alpha/1.2.3/metadata.yaml", to_yaml(data)
+    )  # same bytes, new generation
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     assert skip is None and len(requests) == 1
     assert requests[0].tags["orchestrator/changed_files"] == "0 new, 1 changed, 0 deleted"
@@ -182,8 +194,10 @@ def test_failed_real_run_is_requested_again_then_acknowledged(gcs_env, resources
     # The real generate_registry job, pointed at a bucket that does not exist: a genuine failed run.
     real_bucket = gcs_env["metadata"].bucket_name
     monkeypatch.setenv("METADATA_BUCKET", f"{real_bucket}-missing")
-    failed = defn.resolve_job_def("generate_registry").execute_in_process(
-        instance=instance, tags={RUN_KEY_TAG: first.run_key}, raise_on_error=False
+    failed = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(instance=instance, tags={RUN_KEY_TAG: first.run_key}, raise_on_error=False)
     )
     monkeypatch.setenv("METADATA_BUCKET", real_bucket)
     assert not failed.success
@@ -198,8 +212,10 @@ def test_failed_real_run_is_requested_again_then_acknowledged(gcs_env, resources
     assert decode_cursor(cursor).acknowledged == {}, "nothing is acknowledged while no run has succeeded"
 
     # The real job succeeds this time; the change is acknowledged and the next tick skips.
-    succeeded = defn.resolve_job_def("generate_registry").execute_in_process(
-        instance=instance, tags={RUN_KEY_TAG: retry.run_key}, raise_on_error=False
+    succeeded = (
+        code_location()
+        .resolve_job_def("generate_registry")
+        .execute_in_process(instance=instance, tags={RUN_KEY_TAG: retry.run_key}, raise_on_error=False)
     )
     assert succeeded.success
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
@@ -229,8 +245,11 @@ def test_change_during_a_run_is_requested_after_it(gcs_env, resources, instance)
 
 
 def test_pure_tick_function_and_cursor_size():
-    listing = [(f"metadata/airbyte/source-c{index:05d}/{version}/metadata.yaml", 1_700_000_000_000_000 + index * 1000 + minor)
-               for index in range(1500) for minor, version in enumerate(["0.1.0", "0.2.0", "1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "latest"])]
+    listing = [
+        (f"metadata/airbyte/source-c{index:05d}/{version}/metadata.yaml", 1_700_000_000_000_000 + index * 1000 + minor)
+        for index in range(1500)
+        for minor, version in enumerate(["0.1.0", "0.2.0", "1.0.0", "1.1.0", "1.2.0", "2.0.0", "2.1.0", "latest"])
+    ]
     assert len(listing) == 12_000
     lookups = []
 

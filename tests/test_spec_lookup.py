@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from orchestrator.assets.registry_entry import _CachedSpecLookup
 from orchestrator.resources.gcs import GcsClient, SpecCache
+from orchestrator.resources.spec_lookup import CachedSpecLookup
 
 
 class CountingSpecCache(SpecCache):
@@ -36,7 +36,7 @@ CLOUD = "specs/airbyte/source-a/1.0.0/spec.cloud.json"
 
 def test_same_answers_as_find_spec_order_and_one_read_per_file():
     cache = make_cache({PLAIN: {"plain": True}})
-    lookup = _CachedSpecLookup(cache)
+    lookup = CachedSpecLookup(cache)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda registry: lookup("airbyte/source-a", "1.0.0", registry), ["oss", "cloud"] * 20))
     assert all(result == {"plain": True} for result in results)
@@ -45,14 +45,14 @@ def test_same_answers_as_find_spec_order_and_one_read_per_file():
 
 def test_cloud_spec_first_when_it_exists():
     cache = make_cache({PLAIN: {"plain": True}, CLOUD: {"cloud": True}})
-    lookup = _CachedSpecLookup(cache, cloud_specs={CLOUD})
+    lookup = CachedSpecLookup(cache, cloud_specs={CLOUD})
     assert lookup("airbyte/source-a", "1.0.0", "cloud") == {"cloud": True}
     assert lookup("airbyte/source-a", "1.0.0", "oss") == {"plain": True}
 
 
 def test_listed_cloud_specs_spare_the_failed_reads():
     cache = make_cache({PLAIN: {"plain": True}})
-    lookup = _CachedSpecLookup(cache, cloud_specs=set())
+    lookup = CachedSpecLookup(cache, cloud_specs=set())
     assert lookup("airbyte/source-a", "1.0.0", "cloud") == {"plain": True}
     assert CLOUD not in cache._counts
     assert lookup("airbyte/source-b", "2.0.0", "oss") is None

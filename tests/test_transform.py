@@ -37,7 +37,12 @@ def test_rule2_overrides_replace_top_level_fields_and_nulls_are_dropped():
         name="source-x",
         registryOverrides={
             "oss": {"enabled": True},
-            "cloud": {"enabled": True, "dockerRepository": "airbyte/source-x-strict-encrypt", "name": None, "allowedHosts": {"hosts": ["api.x.com"]}},
+            "cloud": {
+                "enabled": True,
+                "dockerRepository": "airbyte/source-x-strict-encrypt",
+                "name": None,
+                "allowedHosts": {"hosts": ["api.x.com"]},
+            },
         },
         allowedHosts={"hosts": ["${host}"]},
     )
@@ -55,7 +60,9 @@ def test_rule3_and_rule4_removed_and_renamed_fields():
     source = transform.rename_fields(make_data(connectorSubtype="database"), "source")
     assert source["sourceType"] == "database" and "connectorSubtype" not in source
     assert "sourceDefinitionId" in source and "definitionId" not in source
-    destination = transform.rename_fields(make_data(connector_type="destination", connectorSubtype="vectorstore"), "destination")
+    destination = transform.rename_fields(
+        make_data(connector_type="destination", connectorSubtype="vectorstore"), "destination"
+    )
     assert destination["sourceType"] == "vectorstore", "destinations get sourceType too, as in the reference system"
     assert "destinationDefinitionId" in destination
 
@@ -74,11 +81,23 @@ def test_rule6_icon_url_present_or_absent():
 def test_rule7_migration_url_defaults():
     entry = {
         "documentationUrl": "https://docs.example.com/sources/x",
-        "releases": {"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}, "3.0.0": {"message": "m", "upgradeDeadline": "2024-02-01", "migrationDocumentationUrl": "https://own/url"}}},
+        "releases": {
+            "breakingChanges": {
+                "2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"},
+                "3.0.0": {
+                    "message": "m",
+                    "upgradeDeadline": "2024-02-01",
+                    "migrationDocumentationUrl": "https://own/url",
+                },
+            }
+        },
     }
     releases = transform.apply_migration_url_defaults(entry)["releases"]
     assert releases["migrationDocumentationUrl"] == "https://docs.example.com/sources/x-migrations"
-    assert releases["breakingChanges"]["2.0.0"]["migrationDocumentationUrl"] == "https://docs.example.com/sources/x-migrations#2.0.0"
+    assert (
+        releases["breakingChanges"]["2.0.0"]["migrationDocumentationUrl"]
+        == "https://docs.example.com/sources/x-migrations#2.0.0"
+    )
     assert releases["breakingChanges"]["3.0.0"]["migrationDocumentationUrl"] == "https://own/url"
     assert "releases" not in transform.apply_migration_url_defaults({"documentationUrl": "https://d"})
     explicit = {"documentationUrl": "https://d", "releases": {"migrationDocumentationUrl": "https://m"}}
@@ -86,7 +105,9 @@ def test_rule7_migration_url_defaults():
 
 
 def test_rule8_cloud_spec_preferred_and_missing_spec_is_an_error_naming_the_image():
-    data = make_data("source-x", registryOverrides={"oss": {"enabled": True}, "cloud": {"enabled": True, "dockerImageTag": "1.0.0"}})
+    data = make_data(
+        "source-x", registryOverrides={"oss": {"enabled": True}, "cloud": {"enabled": True, "dockerImageTag": "1.0.0"}}
+    )
     cloud_spec = make_spec(secret="cloud_only_secret")
     specs = {("airbyte/source-x", "1.2.3", "oss"): SPEC, ("airbyte/source-x", "1.0.0", "cloud"): cloud_spec}
     assert metadata_to_registry_entry(data, "oss", None, lookup_with(specs))["spec"] == SPEC
@@ -98,15 +119,24 @@ def test_rule8_cloud_spec_preferred_and_missing_spec_is_an_error_naming_the_imag
 
 def test_rule9_nulls_left_out_but_spec_kept_as_is_and_schema_checked():
     spec = {"connectionSpecification": {"properties": {"a": {"default": None}}}}
-    entry = metadata_to_registry_entry(make_data(maxSecondsBetweenMessages=None, protocolVersion=None), "oss", None, lambda *_: spec)
+    entry = metadata_to_registry_entry(
+        make_data(maxSecondsBetweenMessages=None, protocolVersion=None), "oss", None, lambda *_: spec
+    )
     assert "maxSecondsBetweenMessages" not in entry and "protocolVersion" not in entry
     assert entry["spec"] == spec
     with pytest.raises(RegistryEntryError, match="sourceDefinitionId"):
-        transform.validate_registry_entry({"name": "x", "dockerRepository": "r", "dockerImageTag": "1", "documentationUrl": "d", "spec": {}}, "source")
+        transform.validate_registry_entry(
+            {"name": "x", "dockerRepository": "r", "dockerImageTag": "1", "documentationUrl": "d", "spec": {}}, "source"
+        )
 
 
 def test_whole_chain_output_is_json_with_every_field_carried_through():
-    data = make_data(releaseDate="2023-05-01", erdUrl="https://erd", connectorBuildOptions={"baseImage": "img"}, tags=["language:python", "cdk:low-code"])
+    data = make_data(
+        releaseDate="2023-05-01",
+        erdUrl="https://erd",
+        connectorBuildOptions={"baseImage": "img"},
+        tags=["language:python", "cdk:low-code"],
+    )
     import datetime
 
     data["releaseDate"] = datetime.date(2023, 5, 1)  # as YAML parses an unquoted date

@@ -13,8 +13,6 @@ import yaml
 from orchestrator.metadata_service.cli import main
 from orchestrator.metadata_service.upload import execute_plan, md5_base64, plan_upload
 
-
-
 REPOSITORY = "airbyte/source-upload-test"
 ICON = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="8" height="8"/></svg>\n'
 
@@ -73,7 +71,9 @@ def test_upload_writes_versioned_and_latest_copies_with_icon(gcs_env, tmp_path, 
     assert remote(gcs_env, f"{base}/latest/metadata.yaml") == raw
     assert remote(gcs_env, f"{base}/0.2.0/icon.svg") == ICON
     assert remote(gcs_env, f"{base}/latest/icon.svg") == ICON
-    assert set(all_objects(gcs_env)) == {f"{base}/{folder}/{name}" for folder in ("0.2.0", "latest") for name in ("metadata.yaml", "icon.svg")}
+    assert set(all_objects(gcs_env)) == {
+        f"{base}/{folder}/{name}" for folder in ("0.2.0", "latest") for name in ("metadata.yaml", "icon.svg")
+    }
     blob = gcs_env["metadata"].bucket.get_blob(f"{base}/latest/metadata.yaml")
     assert blob.content_type == "text/yaml" and blob.cache_control == "no-cache"
     assert blob.md5_hash == md5_base64(raw)
@@ -83,7 +83,10 @@ def test_upload_writes_versioned_and_latest_copies_with_icon(gcs_env, tmp_path, 
 def test_connector_without_icon_uploads_metadata_only(gcs_env, tmp_path, capsys):
     code, output = upload(gcs_env, write_connector(tmp_path / "c", metadata_bytes("0.2.0"), icon=None), capsys)
     assert code == 0, output
-    assert sorted(all_objects(gcs_env)) == [f"metadata/{REPOSITORY}/0.2.0/metadata.yaml", f"metadata/{REPOSITORY}/latest/metadata.yaml"]
+    assert sorted(all_objects(gcs_env)) == [
+        f"metadata/{REPOSITORY}/0.2.0/metadata.yaml",
+        f"metadata/{REPOSITORY}/latest/metadata.yaml",
+    ]
 
 
 def test_newer_version_replaces_latest_and_older_one_does_not(gcs_env, tmp_path, capsys):
@@ -128,8 +131,13 @@ def test_release_candidate_never_becomes_latest(gcs_env, tmp_path, capsys):
     stable = metadata_bytes("0.3.0")
     assert upload(gcs_env, write_connector(tmp_path / "stable", stable), capsys)[0] == 0
     assert remote(gcs_env, f"{base}/latest/metadata.yaml") == stable
-    newer_rc = metadata_bytes("0.4.0-rc.2", registryOverrides={"oss": {"enabled": True, "dockerImageTag": "0.3.0"},
-                                                                 "cloud": {"enabled": True, "dockerImageTag": "0.3.0"}})
+    newer_rc = metadata_bytes(
+        "0.4.0-rc.2",
+        registryOverrides={
+            "oss": {"enabled": True, "dockerImageTag": "0.3.0"},
+            "cloud": {"enabled": True, "dockerImageTag": "0.3.0"},
+        },
+    )
     assert upload(gcs_env, write_connector(tmp_path / "rc2", newer_rc), capsys)[0] == 0
     assert remote(gcs_env, f"{base}/0.4.0-rc.2/metadata.yaml") == newer_rc
     assert remote(gcs_env, f"{base}/latest/metadata.yaml") == stable
@@ -182,7 +190,9 @@ def test_file_in_a_version_folder_of_another_tag_is_refused(gcs_env, tmp_path, c
     code, output = upload(gcs_env, path, capsys)
     assert code == 1
     assert f"{path}: data.dockerImageTag" in output and "0.2.1" in output
-    other_repository = write_connector(tmp_path / "metadata" / "airbyte" / "source-other" / "0.2.0", metadata_bytes("0.2.0"))
+    other_repository = write_connector(
+        tmp_path / "metadata" / "airbyte" / "source-other" / "0.2.0", metadata_bytes("0.2.0")
+    )
     code, output = upload(gcs_env, other_repository, capsys)
     assert code == 1
     assert f"{other_repository}: data.dockerRepository" in output
@@ -270,5 +280,11 @@ def test_installed_console_script(gcs_env, tmp_path):
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "nothing to upload" in again.stdout
     broken = write_connector(tmp_path / "broken", b"data: [", icon=None)
-    refused = subprocess.run([str(script), "upload", str(broken), os.environ["METADATA_BUCKET"]], env=env, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [str(script), "upload", str(broken), os.environ["METADATA_BUCKET"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 1 and f"{broken}:" in refused.stdout

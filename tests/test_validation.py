@@ -46,13 +46,22 @@ def test_non_semver_tag_and_tags_rules():
 
 
 def test_breaking_changes_rules():
-    newer = make_data(tag="1.2.3", releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}})
-    assert any("data.releases.breakingChanges.2.0.0: breaking change 2.0.0 is newer than dockerImageTag 1.2.3" in p for p in problems_of(newer))
+    newer = make_data(
+        tag="1.2.3", releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}}
+    )
+    assert any(
+        "data.releases.breakingChanges.2.0.0: breaking change 2.0.0 is newer than dockerImageTag 1.2.3" in p
+        for p in problems_of(newer)
+    )
     major = make_data(tag="2.0.0")
     assert any("major version 2.0.0 needs a breaking change entry" in p for p in problems_of(major))
-    ok = make_data(tag="2.0.0", releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}})
+    ok = make_data(
+        tag="2.0.0", releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}}
+    )
     assert problems_of(ok) == []
-    bad_key = make_data(tag="2.0.0", releases={"breakingChanges": {"2.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}})
+    bad_key = make_data(
+        tag="2.0.0", releases={"breakingChanges": {"2.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}}
+    )
     assert any("'2.0' is not of the form x.y.z" in p for p in problems_of(bad_key))
 
 

@@ -1,22 +1,25 @@
 """Group `registry_reports`: dataframes of the PUBLISHED registries and the HTML/JSON report.
 
 Thin assets: reading and writing happen here, everything else in `orchestrator.logic.report` and
-`orchestrator.logic.render`. (No `from __future__ import annotations`: Dagster reads the
-resource parameter types at definition time.)
-"""
+`orchestrator.logic.render`. The dataframes read the registry files, so they depend on the
+`persisted_*_registry` assets without loading their outputs."""
 
 import json
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, Output, asset
 
-from orchestrator.assets.registry import registry_diff_path, registry_file_name
+from orchestrator.layout import (
+    REGISTRY_NAMES,
+    REPORT_HTML_FILE_NAME,
+    REPORT_JSON_FILE_NAME,
+    registry_diff_path,
+    registry_path,
+)
 from orchestrator.logic.render import build_report_data, render_html_report, render_json_report
 from orchestrator.logic.report import (
-    CONNECTOR_TYPES,
     PREVIEW_COLUMNS_MERGED,
     PREVIEW_COLUMNS_REGISTRY,
-    REGISTRY_NAMES,
     diff_counts,
     markdown_table,
     merge_registry_dataframes,
@@ -24,19 +27,17 @@ from orchestrator.logic.report import (
     parse_registry_diff,
     registry_dataframe,
 )
-from orchestrator.resources import GcsBucketManager, GcsFileManager
+from orchestrator.resources.gcs import GcsBucketManager, GcsFileManager
+from orchestrator.resources.state import read_registry_diff
 
-REPORT_HTML = "connector_registry_report.html"
-REPORT_JSON = "connector_registry_report.json"
 PREVIEW_ROWS = 10
 
 
-def read_published_registry(registry_directory_manager: GcsFileManager, registry_name: str) -> tuple[dict, int, str]:
+def read_published_registry(gcs_bucket_manager: GcsBucketManager, registry_name: str) -> tuple[dict, int, str]:
     """The published registry, its generation and public URL. Absent or unparsable is a failure
     naming the file: an empty report would read as "no connectors" rather than "not published"."""
-    file_name = registry_file_name(registry_name)
-    path = registry_directory_manager.path_of(file_name)
-    found = registry_directory_manager.read(file_name)
+    path = registry_path(registry_name)
+    found = gcs_bucket_manager.read(path)
     if found is None:
         raise Failure(
             description=f"{path} does not exist in the metadata bucket: publish the {registry_name} registry "
@@ -47,40 +48,69 @@ def read_published_registry(registry_directory_manager: GcsFileManager, registry
         registry = json.loads(data)
     except ValueError as error:
         raise Failure(description=f"{path} (generation {generation}) is not valid JSON: {error}") from error
-    return registry, generation, registry_directory_manager.public_url(file_name)
+    return registry, generation, gcs_bucket_manager.public_url(path)
 
 
-def _registry_dataframe_asset(registry_name: str, connector_type: str) -> AssetsDefinition:
-    list_key = CONNECTOR_TYPES[connector_type][0]
-
-    @asset(
-        name=f"{registry_name}_{list_key}_dataframe",
-        description=f"The {list_key} of the published {registry_name} registry, one row per connector.",
+def registry_dataframe_output(
+    context: AssetExecutionContext, gcs_bucket_manager: GcsBucketManager, registry_name: str, connector_type: str
+) -> Output[pd.DataFrame]:
+    registry, generation, url = read_published_registry(gcs_bucket_manager, registry_name)
+    try:
+        frame = registry_dataframe(registry, connector_type, registry_name)
+    except ValueError as error:
+        raise Failure(description=f"{registry_path(registry_name)}: {error}") from error
+    context.log.info(f"{len(frame)} {connector_type}s in the {registry_name} registry (generation {generation})")
+    return Output(
+        frame,
+        metadata={
+            "rows": len(frame),
+            "registry_url": MetadataValue.url(url),
+            "registry_generation": generation,
+            "preview": MetadataValue.md(markdown_table(frame, PREVIEW_ROWS, PREVIEW_COLUMNS_REGISTRY)),
+        },
     )
-    def _dataframe(context: AssetExecutionContext, registry_directory_manager: GcsFileManager) -> Output[pd.DataFrame]:
-        registry, generation, url = read_published_registry(registry_directory_manager, registry_name)
-        try:
-            frame = registry_dataframe(registry, connector_type, registry_name)
-        except ValueError as error:
-            raise Failure(description=f"{registry_directory_manager.path_of(registry_file_name(registry_name))}: {error}") from error
-        context.log.info(f"{len(frame)} {list_key} in the {registry_name} registry (generation {generation})")
-        return Output(
-            frame,
-            metadata={
-                "rows": len(frame),
-                "registry_url": MetadataValue.url(url),
-                "registry_generation": generation,
-                "preview": MetadataValue.md(markdown_table(frame, PREVIEW_ROWS, PREVIEW_COLUMNS_REGISTRY)),
-            },
-        )
-
-    return _dataframe
 
 
-oss_sources_dataframe = _registry_dataframe_asset("oss", "source")
-cloud_sources_dataframe = _registry_dataframe_asset("cloud", "source")
-oss_destinations_dataframe = _registry_dataframe_asset("oss", "destination")
-cloud_destinations_dataframe = _registry_dataframe_asset("cloud", "destination")
+@asset(
+    kinds={"pandas"},
+    deps=["persisted_oss_registry"],
+    description="The sources of the published oss registry, one row per connector.",
+)
+def oss_sources_dataframe(context: AssetExecutionContext, gcs_bucket_manager: GcsBucketManager) -> Output[pd.DataFrame]:
+    return registry_dataframe_output(context, gcs_bucket_manager, "oss", "source")
+
+
+@asset(
+    kinds={"pandas"},
+    deps=["persisted_cloud_registry"],
+    description="The sources of the published cloud registry, one row per connector.",
+)
+def cloud_sources_dataframe(
+    context: AssetExecutionContext, gcs_bucket_manager: GcsBucketManager
+) -> Output[pd.DataFrame]:
+    return registry_dataframe_output(context, gcs_bucket_manager, "cloud", "source")
+
+
+@asset(
+    kinds={"pandas"},
+    deps=["persisted_oss_registry"],
+    description="The destinations of the published oss registry, one row per connector.",
+)
+def oss_destinations_dataframe(
+    context: AssetExecutionContext, gcs_bucket_manager: GcsBucketManager
+) -> Output[pd.DataFrame]:
+    return registry_dataframe_output(context, gcs_bucket_manager, "oss", "destination")
+
+
+@asset(
+    kinds={"pandas"},
+    deps=["persisted_cloud_registry"],
+    description="The destinations of the published cloud registry, one row per connector.",
+)
+def cloud_destinations_dataframe(
+    context: AssetExecutionContext, gcs_bucket_manager: GcsBucketManager
+) -> Output[pd.DataFrame]:
+    return registry_dataframe_output(context, gcs_bucket_manager, "cloud", "destination")
 
 
 def _merged_output(merged: pd.DataFrame) -> Output[pd.DataFrame]:
@@ -100,17 +130,30 @@ def _merged_output(merged: pd.DataFrame) -> Output[pd.DataFrame]:
     )
 
 
-@asset(description="Every source of either registry, one row per definition id: where it is published and with which images.")
-def all_sources_dataframe(oss_sources_dataframe: pd.DataFrame, cloud_sources_dataframe: pd.DataFrame) -> Output[pd.DataFrame]:
+@asset(
+    kinds={"pandas"},
+    description="Every source of either registry, one row per definition id: where it is published and with which images.",
+)
+def all_sources_dataframe(
+    oss_sources_dataframe: pd.DataFrame, cloud_sources_dataframe: pd.DataFrame
+) -> Output[pd.DataFrame]:
     return _merged_output(merge_registry_dataframes(oss_sources_dataframe, cloud_sources_dataframe))
 
 
-@asset(description="Every destination of either registry, one row per definition id: where it is published and with which images.")
-def all_destinations_dataframe(oss_destinations_dataframe: pd.DataFrame, cloud_destinations_dataframe: pd.DataFrame) -> Output[pd.DataFrame]:
+@asset(
+    kinds={"pandas"},
+    description="Every destination of either registry, one row per definition id: where it is published and with which images.",
+)
+def all_destinations_dataframe(
+    oss_destinations_dataframe: pd.DataFrame, cloud_destinations_dataframe: pd.DataFrame
+) -> Output[pd.DataFrame]:
     return _merged_output(merge_registry_dataframes(oss_destinations_dataframe, cloud_destinations_dataframe))
 
 
-@asset(description="generated_reports/connector_registry_report.html and .json: counts, last registry changes, every connector.")
+@asset(
+    kinds={"gcs", "html", "json"},
+    description="generated_reports/connector_registry_report.html and .json: counts, last registry changes, every connector.",
+)
 def connector_registry_report(
     context: AssetExecutionContext,
     all_sources_dataframe: pd.DataFrame,
@@ -120,15 +163,20 @@ def connector_registry_report(
 ) -> MaterializeResult:
     changes = {}
     for registry_name in REGISTRY_NAMES:
-        found = gcs_bucket_manager.read(registry_diff_path(registry_name))
-        changes[registry_name] = parse_registry_diff(registry_name, found[0] if found else None)
+        changes[registry_name] = parse_registry_diff(
+            registry_name, read_registry_diff(gcs_bucket_manager, registry_name)
+        )
         if changes[registry_name]["status"] == "unreadable":
-            context.log.warning(f"{registry_diff_path(registry_name)} is unreadable, shown as such: {changes[registry_name]['error']}")
+            context.log.warning(
+                f"{registry_diff_path(registry_name)} is unreadable, shown as such: {changes[registry_name]['error']}"
+            )
 
     report = build_report_data(all_sources_dataframe, all_destinations_dataframe, changes)
     # JSON first: the HTML links to it, so it should never point at a missing or older file.
-    json_url = registry_report_directory_manager.write(REPORT_JSON, render_json_report(report))
-    html_url = registry_report_directory_manager.write(REPORT_HTML, render_html_report(report, json_url=json_url))
+    json_url = registry_report_directory_manager.write(REPORT_JSON_FILE_NAME, render_json_report(report))
+    html_url = registry_report_directory_manager.write(
+        REPORT_HTML_FILE_NAME, render_html_report(report, json_url=json_url)
+    )
 
     sources, destinations = report["counts"]["sources"], report["counts"]["destinations"]
     metadata = {
@@ -140,8 +188,12 @@ def connector_registry_report(
         "destinations_oss": destinations["oss"],
         "destinations_cloud": destinations["cloud"],
         "destinations_images_differ": destinations["imagesDiffer"],
-        "preview_sources": MetadataValue.md(markdown_table(all_sources_dataframe, PREVIEW_ROWS, PREVIEW_COLUMNS_MERGED)),
-        "preview_destinations": MetadataValue.md(markdown_table(all_destinations_dataframe, PREVIEW_ROWS, PREVIEW_COLUMNS_MERGED)),
+        "preview_sources": MetadataValue.md(
+            markdown_table(all_sources_dataframe, PREVIEW_ROWS, PREVIEW_COLUMNS_MERGED)
+        ),
+        "preview_destinations": MetadataValue.md(
+            markdown_table(all_destinations_dataframe, PREVIEW_ROWS, PREVIEW_COLUMNS_MERGED)
+        ),
     }
     for registry_name, view in changes.items():
         counts = diff_counts(view)

@@ -1,12 +1,12 @@
 """`orchestrator-local`: the embedded local bucket and the code location on a laptop.
 
-  start        start the GCS emulator in the background (idempotent) and create the buckets
-  stop         stop it
-  status       say whether it runs
-  load-sample  write the generated sample bucket (skips objects that are already identical)
-  run          start + load the sample into an empty bucket + run generate_registry, print what it wrote
-  dev          start + load the sample into an empty bucket + `dagster dev -m orchestrator`;
-               Ctrl-C (or SIGTERM) stops dagster dev's process group and the emulator
+start        start the GCS emulator in the background (idempotent) and create the buckets
+stop         stop it
+status       say whether it runs
+load-sample  write the generated sample bucket (skips objects that are already identical)
+run          start + load the sample into an empty bucket + run generate_registry, print what it wrote
+dev          start + load the sample into an empty bucket + `dagster dev -m orchestrator.definitions`;
+             Ctrl-C (or SIGTERM) stops dagster dev's process group and the emulator
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from orchestrator.local import emulator
 from orchestrator.local.sample import SPEC_SIZES
@@ -33,12 +33,17 @@ def _config(args: argparse.Namespace) -> emulator.EmulatorConfig:
 
 
 def _require_local_environment() -> None:
-    """The code location picks real GCS when GCS_CREDENTIALS is set without STORAGE_EMULATOR_HOST;
-    a local run must never write the sample or registries there."""
-    if os.environ.get("GCS_CREDENTIALS") and not os.environ.get("STORAGE_EMULATOR_HOST"):
+    """These commands write the sample and run the jobs against the local bucket only: they refuse
+    when the environment selects real GCS."""
+    from orchestrator.resources.deployments import DEPLOYMENT_VARIABLE, Deployment, select_deployment
+    from orchestrator.settings import load_dotenv_files
+
+    load_dotenv_files()
+    deployment, reason = select_deployment(os.environ)
+    if deployment is not Deployment.local:
         raise emulator.EmulatorError(
-            "GCS_CREDENTIALS is set without STORAGE_EMULATOR_HOST, so the code location would use real GCS; "
-            "unset GCS_CREDENTIALS (or set STORAGE_EMULATOR_HOST) to run against the local bucket"
+            f"the environment selects the gcs deployment ({reason}), so the code location would use real GCS; "
+            f"set {DEPLOYMENT_VARIABLE}=local (or unset GCS_CREDENTIALS) to run against the local bucket"
         )
 
 
@@ -70,8 +75,10 @@ def _bucket_managers(config: emulator.EmulatorConfig):
     metadata_bucket, spec_bucket = emulator.configured_bucket_names()
     client = GcsClient(emulator_host=config.url)
     cdn = os.environ.get("METADATA_CDN_BASE_URL") or None
-    return (GcsBucketManager(gcp_gcs_client=client, bucket_name=metadata_bucket, cdn_base_url=cdn),
-            GcsBucketManager(gcp_gcs_client=client, bucket_name=spec_bucket))
+    return (
+        GcsBucketManager(gcp_gcs_client=client, bucket_name=metadata_bucket, cdn_base_url=cdn),
+        GcsBucketManager(gcp_gcs_client=client, bucket_name=spec_bucket),
+    )
 
 
 def _load_sample(config: emulator.EmulatorConfig, args: argparse.Namespace) -> None:
@@ -79,9 +86,13 @@ def _load_sample(config: emulator.EmulatorConfig, args: argparse.Namespace) -> N
     from orchestrator.local.sample import generate_sample
 
     started = time.perf_counter()
-    sample = generate_sample(connectors=args.connectors, versions=args.versions, seed=args.seed, spec_size=args.spec_size)
-    _say(f"sample: {len(sample.connectors)} connectors x {args.versions} versions (seed {args.seed}, {args.spec_size} specs): "
-         f"{len(sample.metadata_objects)} metadata-bucket files, {len(sample.spec_objects)} spec-cache files")
+    sample = generate_sample(
+        connectors=args.connectors, versions=args.versions, seed=args.seed, spec_size=args.spec_size
+    )
+    _say(
+        f"sample: {len(sample.connectors)} connectors x {args.versions} versions (seed {args.seed}, {args.spec_size} specs): "
+        f"{len(sample.metadata_objects)} metadata-bucket files, {len(sample.spec_objects)} spec-cache files"
+    )
     last_step: dict[str, int] = {}
 
     def progress(bucket: str, done: int, total: int) -> None:
@@ -140,7 +151,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"running {args.job} (DAGSTER_HOME={home}) ...")
     started = time.perf_counter()
     outcome = execute_job(args.job)
-    state = "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
+    state = (
+        "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
+    )
     _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `orchestrator-local dev`")
     if outcome.success and args.job == "generate_registry":
         # The registry sensor does this in `dagster dev`; here the report follows the registries directly.
@@ -150,7 +163,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = summarize_bucket(metadata)
     _say("registry files:")
     for registry in summary.registries:
-        _say(f"  {registry.gs_url}  ({registry.sources} sources, {registry.destinations} destinations)\n    {registry.public_url}")
+        _say(
+            f"  {registry.gs_url}  ({registry.sources} sources, {registry.destinations} destinations)\n    {registry.public_url}"
+        )
     if not summary.registries:
         _say("  (none written)")
     for _path, gs_url, public_url in summary.other_files:
@@ -183,16 +198,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orchestrator-local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="emulator state: data/, emulator.log, emulator.pid (default: <project>/.local_bucket)")
+    parser = argparse.ArgumentParser(
+        prog="orchestrator-local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="emulator state: data/, emulator.log, emulator.pid (default: <project>/.local_bucket)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def sample_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("--connectors", type=int, default=40, help="number of connectors (default 40)")
         command.add_argument("--versions", type=int, default=3, help="published versions per connector (default 3)")
         command.add_argument("--seed", type=int, default=7, help="seed of the generator (default 7)")
-        command.add_argument("--spec-size", choices=SPEC_SIZES, default="small", help="small specs, or realistic 5-50 KB ones")
+        command.add_argument(
+            "--spec-size", choices=SPEC_SIZES, default="small", help="small specs, or realistic 5-50 KB ones"
+        )
         command.add_argument("--workers", type=int, default=10, help="parallel uploads (default 10)")
 
     commands.add_parser("start", help="start the emulator and create the buckets").set_defaults(handler=cmd_start)
@@ -215,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

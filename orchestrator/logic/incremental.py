@@ -1,21 +1,21 @@
-"""Which metadata files a run must process.
-
-Design: a manifest object in the bucket (`orchestrator_state/registry_entry_manifest.json`) maps
-each live metadata path to the generation last processed and its outcome. A run lists the bucket
-(cheap: names and generations only), processes the files whose generation differs, and prunes
-records of deleted files, so the manifest never holds more records than there are live files.
-We chose this over one Dagster dynamic partition per file or per etag because partitions grow
-with every upload (the reference system passed 10,000 for about 500 live files) and cost one
-instance call per file to reconcile; the manifest is one read and one conditional write per run.
-Generations, not etags, are the key: an identical re-upload keeps its etag but is a new write.
-A run requested by the metadata sensor skips the listing: the sensor names the changed files
-(see `orchestrator.assets.metadata.MetadataScanConfig`)."""
+"""The incremental build's decisions, as plain functions of what was listed or read: which metadata
+files to read, which entries stay when a build fails, what the manifest becomes, which published
+entries a registry build can reuse. The assets read, call these, and write."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from orchestrator.models.state import EntryManifest
+from orchestrator.layout import REGISTRY_NAMES
+from orchestrator.models.state import (
+    EntryManifest,
+    ProcessedMetadataFile,
+    RegistryEntryOutcome,
+    RegistryInput,
+    RegistryInputs,
+)
 
 
 class ListedObject(Protocol):
@@ -23,13 +23,166 @@ class ListedObject(Protocol):
     generation: int
 
 
-def metadata_files_to_process(listing: Sequence[ListedObject], manifest: EntryManifest) -> tuple[list, list[str]]:
-    """(objects new, changed or due a retry; paths processed before that no longer exist)."""
-    to_process = []
-    for blob in listing:
-        record = manifest.files.get(blob.name)
-        if record is None or record.generation != blob.generation or record.needs_retry:
-            to_process.append(blob)
+@dataclass(frozen=True)
+class ScanPlan:
+    """Which metadata files a run works on."""
+
+    live_paths: set[str]  # every metadata file in the bucket, as far as this run knows
+    to_read: list[str]  # new, rewritten, or due a retry: read and validated in this run
+    deleted: list[str]  # processed before, gone now: their entries go too
+
+
+def _needs_processing(manifest: EntryManifest, path: str, generation: int) -> bool:
+    record = manifest.files.get(path)
+    return record is None or record.generation != generation or record.needs_retry
+
+
+def plan_full_scan(listing: Sequence[ListedObject], manifest: EntryManifest) -> ScanPlan:
+    """From a listing of every metadata file."""
     live = {blob.name for blob in listing}
-    deleted = sorted(path for path in manifest.files if path not in live)
-    return to_process, deleted
+    return ScanPlan(
+        live_paths=live,
+        to_read=[blob.name for blob in listing if _needs_processing(manifest, blob.name, blob.generation)],
+        deleted=sorted(path for path in manifest.files if path not in live),
+    )
+
+
+def named_scan_candidates(
+    changed_files: Iterable[str], deleted_files: Iterable[str], manifest: EntryManifest
+) -> list[str]:
+    """The files to look at when the sensor named the change: those it named (deleted ones too: one
+    re-created since the sensor listed it is a change) and every file due a retry."""
+    candidates = set(changed_files) | set(deleted_files)
+    candidates |= {path for path, record in manifest.files.items() if record.needs_retry}
+    return sorted(candidates)
+
+
+def plan_named_scan(found: Mapping[str, int | None], manifest: EntryManifest) -> ScanPlan:
+    """From the candidates as read: path -> generation, None when the object does not exist."""
+    gone = {path for path, generation in found.items() if generation is None}
+    return ScanPlan(
+        live_paths=(set(manifest.files) | set(found)) - gone,
+        to_read=[
+            path
+            for path, generation in found.items()
+            if generation is not None and _needs_processing(manifest, path, generation)
+        ],
+        deleted=sorted(path for path in gone if path in manifest.files),
+    )
+
+
+def known_invalid_files(manifest: EntryManifest, live_paths: set[str], read_now: set[str]) -> dict[str, list[str]]:
+    """Invalid files not read again in this run, with the problems recorded when they were."""
+    return {
+        path: record.problems
+        for path, record in manifest.files.items()
+        if not record.valid and path in live_paths and path not in read_now
+    }
+
+
+@dataclass(frozen=True)
+class KeptEntry:
+    """What stays in the bucket for one registry when a file's new build of it fails.
+    `known=False`: the manifest has no record, so the bucket must be asked."""
+
+    known: bool
+    generation: int | None = None
+
+
+def kept_entry(previous: ProcessedMetadataFile | None, registry: str) -> KeptEntry:
+    if previous is not None and registry in previous.registries:
+        outcome = previous.registries[registry]
+        return KeptEntry(True, None if outcome.status == "disabled" else outcome.generation)
+    return KeptEntry(False)
+
+
+def failed_outcome(error: str, kept_generation: int | None) -> RegistryEntryOutcome:
+    return RegistryEntryOutcome(status="failed", error=error, generation=kept_generation)
+
+
+def invalid_file_record(
+    path: str,
+    generation: int,
+    etag: str,
+    problems: list[str],
+    previous: ProcessedMetadataFile | None,
+    bucket_entry_generations: Mapping[str, int],
+) -> ProcessedMetadataFile:
+    """An invalid file builds nothing; the entries of its last good version stay, and so do their
+    records. `bucket_entry_generations`: registry -> live generation of entries the manifest had
+    no record of (only those that exist)."""
+    registries = dict(previous.registries) if previous is not None else {}
+    for registry in REGISTRY_NAMES:
+        if registry not in registries and bucket_entry_generations.get(registry):
+            registries[registry] = failed_outcome(f"{path}: invalid metadata file", bucket_entry_generations[registry])
+    return ProcessedMetadataFile(
+        generation=generation, etag=etag, valid=False, problems=problems, registries=registries
+    )
+
+
+def unrecorded_registries(previous: ProcessedMetadataFile | None) -> list[str]:
+    """Registries whose entry beside an invalid file the manifest knows nothing of."""
+    recorded = previous.registries if previous is not None else {}
+    return [registry for registry in REGISTRY_NAMES if registry not in recorded]
+
+
+def next_manifest(
+    manifest: EntryManifest, processed: Mapping[str, ProcessedMetadataFile], deleted: Iterable[str]
+) -> EntryManifest:
+    """The manifest after this run: processed files' records replaced, deleted files' records gone."""
+    files = dict(manifest.files)
+    files.update(processed)
+    for path in deleted:
+        files.pop(path, None)
+    return EntryManifest(files=dict(sorted(files.items())))
+
+
+@dataclass(frozen=True)
+class StagingPlan:
+    """Which `latest/` entries a registry build takes from the published registry, which it downloads."""
+
+    reusable: dict[str, dict] = field(default_factory=dict)  # entry path -> entry as published
+    to_download: list[str] = field(default_factory=list)
+
+
+def plan_registry_staging(
+    generations: Mapping[str, int],
+    inputs: RegistryInputs,
+    published_generation: int,
+    published_entries: Mapping[tuple[str, str], dict],
+) -> StagingPlan:
+    """Entries unchanged since the published registry was built are taken from it. The recorded
+    inputs are trusted only when they describe the registry that is published now (same generation).
+
+    `generations`: entry path -> generation of every `latest/` entry; `published_entries`:
+    (connector type, definition id) -> entry, of the published registry."""
+    reusable: dict[str, dict] = {}
+    if published_entries and inputs.registry_generation == published_generation:
+        for path, generation in generations.items():
+            known = inputs.entries.get(path)
+            if (
+                known
+                and known.generation == generation
+                and (known.connector_type, known.definition_id) in published_entries
+            ):
+                reusable[path] = published_entries[(known.connector_type, known.definition_id)]
+    return StagingPlan(reusable=reusable, to_download=sorted(path for path in generations if path not in reusable))
+
+
+def registry_inputs(
+    entries_by_path: Mapping[str, dict],
+    generations: Mapping[str, int],
+    published_generation: int,
+    identify: Mapping[str, tuple[str, str]],
+) -> RegistryInputs:
+    """What a registry is built from, recorded so the next build reuses what did not change.
+    `identify`: entry path -> (connector type, definition id)."""
+    return RegistryInputs(
+        registry_generation=published_generation,
+        entries={
+            path: RegistryInput(
+                generation=generations[path], connector_type=identify[path][0], definition_id=identify[path][1]
+            )
+            for path in sorted(entries_by_path)
+        },
+    )

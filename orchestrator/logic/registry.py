@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from pydantic import ValidationError
 
@@ -20,7 +20,7 @@ def build_registry(entries_by_path: Mapping[str, dict]) -> dict:
     return registry
 
 
-def registry_entries(registry: Optional[dict]) -> list[dict]:
+def registry_entries(registry: dict | None) -> list[dict]:
     if not registry:
         return []
     return [*registry.get("sources", []), *registry.get("destinations", [])]
@@ -52,7 +52,9 @@ def duplicate_definition_ids(connectors: Sequence[dict]) -> list[str]:
         kind = "sources" if connector["connectorType"] == "source" else "destinations"
         key = (kind, connector["definitionId"])
         if key in seen:
-            duplicates.append(f"{kind}: {connector['definitionId']} is both {seen[key]} and {connector['dockerRepository']}")
+            duplicates.append(
+                f"{kind}: {connector['definitionId']} is both {seen[key]} and {connector['dockerRepository']}"
+            )
         seen.setdefault(key, str(connector["dockerRepository"]))
     return duplicates
 
@@ -73,12 +75,14 @@ class DropAnalysis:
         return ", ".join(f"{item['name']} ({item['dockerRepository']}, {item['definitionId']})" for item in connectors)
 
 
-def registry_connectors(registry: Optional[dict]) -> list[dict]:
+def registry_connectors(registry: dict | None) -> list[dict]:
     """A registry reduced to what the loss check and the diff compare: one summary per connector."""
     return [connector_summary(entry) for entry in registry_entries(registry)]
 
 
-def analyse_drops(previous_connectors: Sequence[dict], connectors: Sequence[dict], disabled_definition_ids: set[str]) -> DropAnalysis:
+def analyse_drops(
+    previous_connectors: Sequence[dict], connectors: Sequence[dict], disabled_definition_ids: set[str]
+) -> DropAnalysis:
     """A connector may leave a registry only when its metadata disables that registry."""
     new_ids = {connector["definitionId"] for connector in connectors}
     analysis = DropAnalysis(previous_count=len(previous_connectors))
@@ -112,7 +116,10 @@ def diff_registries(previous_connectors: Sequence[dict], connectors: Sequence[di
 
 
 def diff_markdown(diff: dict) -> str:
-    lines = [f"**{diff['registry']} registry**: {len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} version changes", ""]
+    lines = [
+        f"**{diff['registry']} registry**: {len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} version changes",
+        "",
+    ]
     if not (diff["added"] or diff["removed"] or diff["changed"]):
         return lines[0] + "\n\nNo change."
     lines += ["| change | connector | image |", "|---|---|---|"]
@@ -130,6 +137,7 @@ class SafetyCheck:
     name: str
     passed: bool
     description: str
+    metadata: dict[str, int | float] = field(default_factory=dict)  # the figures the verdict rests on
 
 
 @dataclass(frozen=True)
@@ -147,21 +155,34 @@ class StagedFacts:
 
 
 def check_schema_valid(facts: StagedFacts) -> SafetyCheck:
+    """Every entry matches the registry definition schema."""
     problems = schema_problems(facts.payload)
-    return SafetyCheck("schema_valid", not problems, "; ".join(problems) or f"{len(facts.connectors)} entries match the registry schema")
+    description = "; ".join(problems) or f"{len(facts.connectors)} entries match the registry schema"
+    return SafetyCheck(
+        "schema_valid",
+        not problems,
+        description,
+        {"connectors": len(facts.connectors), "schema_problems": len(problems)},
+    )
 
 
 def check_no_duplicate_definition_ids(facts: StagedFacts) -> SafetyCheck:
+    """No definition id appears twice among sources or destinations."""
     duplicates = duplicate_definition_ids(facts.connectors)
-    return SafetyCheck("no_duplicate_definition_ids", not duplicates, "; ".join(duplicates) or "every definition id appears once")
+    description = "; ".join(duplicates) or "every definition id appears once"
+    metadata = {"connectors": len(facts.connectors), "duplicates": len(duplicates)}
+    return SafetyCheck("no_duplicate_definition_ids", not duplicates, description, metadata)
 
 
 def check_not_empty(facts: StagedFacts) -> SafetyCheck:
+    """The registry has at least one connector."""
     size = len(facts.connectors)
-    return SafetyCheck("not_empty", size > 0, f"{size} connectors" if size else f"the {facts.registry_name} registry would be empty")
+    description = f"{size} connectors" if size else f"the {facts.registry_name} registry would be empty"
+    return SafetyCheck("not_empty", size > 0, description, {"connectors": size})
 
 
 def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
+    """Connectors leave only when their metadata disables the registry, within the configured share."""
     drops = analyse_drops(facts.previous_connectors, facts.connectors, facts.disabled_definition_ids)
     limit = facts.max_unexplained_drop_share
     if not drops.unexplained:
@@ -173,10 +194,19 @@ def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
         )
     if drops.explained:
         text += f"; disabled by their metadata: {drops.describe(drops.explained)}"
-    return SafetyCheck("no_unexplained_loss", not drops.unexplained or drops.unexplained_share <= limit, text)
+    metadata = {
+        "previous_connectors": drops.previous_count,
+        "connectors": len(facts.connectors),
+        "explained_losses": len(drops.explained),
+        "unexplained_losses": len(drops.unexplained),
+        "unexplained_share": round(drops.unexplained_share, 4),
+        "max_unexplained_share": limit,
+    }
+    return SafetyCheck("no_unexplained_loss", not drops.unexplained or drops.unexplained_share <= limit, text, metadata)
 
 
-# The properties a staged registry must have before it may replace the published one, by check name.
+# The properties a staged registry must have before it may replace the published one, by check
+# name; each function's docstring says what it asserts.
 SAFETY_CHECKS: dict[str, Callable[[StagedFacts], SafetyCheck]] = {
     "schema_valid": check_schema_valid,
     "no_duplicate_definition_ids": check_no_duplicate_definition_ids,

@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from orchestrator.logic.report import REGISTRY_NAMES, diff_counts, frame_records, merged_counts
+from orchestrator.layout import REGISTRY_NAMES
+from orchestrator.logic.report import diff_counts, frame_records, merged_counts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "connector_registry_report.html.j2"
@@ -26,7 +28,7 @@ REPORT_FORMAT_VERSION = 1
 REGISTRY_LABELS = {"oss": "OSS", "cloud": "Cloud"}
 
 
-def safe_url(value: Any) -> Optional[str]:
+def safe_url(value: Any) -> str | None:
     """The URL when it is http(s), else None: autoescaping does not stop `javascript:` links."""
     if not isinstance(value, str) or not value:
         return None
@@ -58,7 +60,14 @@ def build_report_data(
     registry without one is shown as having no recorded changes."""
     changes = {}
     for name in REGISTRY_NAMES:
-        view = registry_changes.get(name) or {"registry": name, "status": "missing", "error": None, "added": [], "removed": [], "changed": []}
+        view = registry_changes.get(name) or {
+            "registry": name,
+            "status": "missing",
+            "error": None,
+            "added": [],
+            "removed": [],
+            "changed": [],
+        }
         changes[name] = {**view, "counts": diff_counts(view)}
     return {
         "reportFormatVersion": REPORT_FORMAT_VERSION,
@@ -76,7 +85,7 @@ def _report_script() -> tuple[str, Markup]:
     return source, Markup(f"'sha256-{digest}'")
 
 
-def render_html_report(report_data: dict, json_url: Optional[str] = None) -> str:
+def render_html_report(report_data: dict, json_url: str | None = None) -> str:
     """`json_url`: where the JSON twin is published. Without it the page links to it relatively,
     which only works where the two sit in one folder of a path-style URL (GCS, a CDN, a disk)."""
     script, script_hash = _report_script()

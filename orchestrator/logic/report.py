@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import pandas as pd
-
-REGISTRY_NAMES = ("oss", "cloud")
 
 # connector type -> (key of its list in a registry, name of its definition id field)
 CONNECTOR_TYPES = {
@@ -92,20 +91,20 @@ def frame_records(frame: pd.DataFrame) -> list[dict]:
     return [{column: plain_value(value) for column, value in row.items()} for row in frame.to_dict("records")]
 
 
-def docker_image(repository: Optional[str], tag: Optional[str]) -> Optional[str]:
+def docker_image(repository: str | None, tag: str | None) -> str | None:
     if _blank(repository):
         return None
     return f"{repository}:{tag}" if not _blank(tag) else repository
 
 
-def issues_url(github_issue_label: Optional[str]) -> Optional[str]:
+def issues_url(github_issue_label: str | None) -> str | None:
     """Open issues carrying the connector's label on the monorepo."""
     if _blank(github_issue_label):
         return None
     return f"{GITHUB_REPOSITORY_URL}/issues?" + urlencode({"q": f"is:open is:issue label:{github_issue_label}"})
 
 
-def source_code_url(docker_repository: Optional[str]) -> Optional[str]:
+def source_code_url(docker_repository: str | None) -> str | None:
     """The connector's folder in the monorepo, named after the image (`airbyte/source-faker` -> `source-faker`)."""
     if _blank(docker_repository):
         return None
@@ -113,7 +112,7 @@ def source_code_url(docker_repository: Optional[str]) -> Optional[str]:
     return f"{GITHUB_REPOSITORY_URL}/tree/master/{CONNECTORS_SOURCE_FOLDER}/{quote(folder)}"
 
 
-def _language(entry: dict) -> Optional[str]:
+def _language(entry: dict) -> str | None:
     if not _blank(entry.get("language")):
         return entry["language"]
     for tag in entry.get("tags") or []:
@@ -163,7 +162,7 @@ def registry_dataframe(registry: dict, connector_type: str, registry_name: str) 
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
 
 
-def _pick(field: str, oss_row: Optional[dict], cloud_row: Optional[dict]) -> Any:
+def _pick(field: str, oss_row: dict | None, cloud_row: dict | None) -> Any:
     for row in (oss_row, cloud_row):
         if row is not None and not _blank(row.get(field)):
             return row[field]
@@ -225,7 +224,7 @@ def _markdown_cell(value: Any) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
-def markdown_table(frame: pd.DataFrame, max_rows: int = 10, columns: Optional[Iterable[str]] = None) -> str:
+def markdown_table(frame: pd.DataFrame, max_rows: int = 10, columns: Iterable[str] | None = None) -> str:
     """The first `max_rows` rows as a GitHub-flavoured markdown table, for Dagster metadata previews."""
     columns = [column for column in (columns or frame.columns) if column in frame.columns]
     if not columns:
@@ -244,10 +243,14 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 10, columns: Optional[It
 
 
 def _diff_item_key(item: dict) -> tuple:
-    return (str(item.get("connectorType") or ""), str(item.get("name") or "").casefold(), str(item.get("definitionId") or ""))
+    return (
+        str(item.get("connectorType") or ""),
+        str(item.get("name") or "").casefold(),
+        str(item.get("definitionId") or ""),
+    )
 
 
-def parse_registry_diff(registry_name: str, data: Optional[bytes]) -> dict:
+def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
     """The last recorded publish diff of one registry, ready to display.
 
     `status` is `missing` (no diff recorded yet), `unreadable` (with `error`) or `recorded`. An

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from orchestrator.logic.serialization import to_yaml_bytes
 from orchestrator.models.metadata import SecretsMask

@@ -6,40 +6,34 @@ from __future__ import annotations
 
 import copy
 import datetime
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import ValidationError
 
+from orchestrator.layout import OVERRIDE_KEYS, registry_override
 from orchestrator.models.registry import ConnectorRegistryDestinationDefinition, ConnectorRegistrySourceDefinition
 
-OVERRIDE_KEYS = ("registryOverrides", "registries")
-SpecLookup = Callable[[str, str, str], Optional[dict]]
+SpecLookup = Callable[[str, str, str], dict | None]
 
 
 class RegistryEntryError(ValueError):
     """This metadata file cannot produce an entry for this registry; the message says why."""
 
 
-def registry_override(data: dict, registry: str) -> Optional[dict]:
-    """`registryOverrides` (current name) wins over `registries` (older name)."""
-    for key in OVERRIDE_KEYS:
-        overrides = data.get(key)
-        if isinstance(overrides, dict):
-            return overrides.get(registry)
-    return None
-
-
 def is_enabled(data: dict, registry: str) -> bool:
     """Rule 1: only an override with `enabled: true` puts the connector in that registry."""
     override = registry_override(data, registry)
-    return isinstance(override, dict) and override.get("enabled") is True
+    return override is not None and override.get("enabled") is True
 
 
 def apply_overrides(data: dict, registry: str) -> dict:
     """Rule 2: a shallow update by the override, without `enabled` and without null values."""
     override = registry_override(data, registry) or {}
     entry = copy.deepcopy(data)
-    entry.update({key: copy.deepcopy(value) for key, value in override.items() if key != "enabled" and value is not None})
+    entry.update(
+        {key: copy.deepcopy(value) for key, value in override.items() if key != "enabled" and value is not None}
+    )
     return entry
 
 
@@ -64,10 +58,16 @@ def rename_fields(entry: dict, connector_type: str) -> dict:
 
 def add_registry_defaults(entry: dict) -> dict:
     """Rule 5."""
-    return {**entry, "tombstone": False, "custom": False, "public": True, "releaseStage": entry.get("releaseStage") or "alpha"}
+    return {
+        **entry,
+        "tombstone": False,
+        "custom": False,
+        "public": True,
+        "releaseStage": entry.get("releaseStage") or "alpha",
+    }
 
 
-def set_icon_url(entry: dict, icon_url: Optional[str]) -> dict:
+def set_icon_url(entry: dict, icon_url: str | None) -> dict:
     """Rule 6: only when an icon.svg sits next to the metadata file."""
     updated = {key: value for key, value in entry.items() if key != "iconUrl"}
     if icon_url:
@@ -133,7 +133,7 @@ def validate_registry_entry(entry: dict, connector_type: str) -> dict:
     return cleaned
 
 
-def metadata_to_registry_entry(data: dict, registry: str, icon_url: Optional[str], spec_lookup: SpecLookup) -> Optional[dict]:
+def metadata_to_registry_entry(data: dict, registry: str, icon_url: str | None, spec_lookup: SpecLookup) -> dict | None:
     """The registry entry of one metadata `data` mapping, or None when that registry is disabled."""
     if not is_enabled(data, registry):
         return None

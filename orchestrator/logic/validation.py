@@ -4,7 +4,7 @@ each one names the file and the field."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -31,9 +31,9 @@ class ValidationProblem:
 @dataclass
 class MetadataValidationResult:
     file: str
-    metadata: Optional[ConnectorMetadataDefinitionV0] = None
+    metadata: ConnectorMetadataDefinitionV0 | None = None
     # The document exactly as parsed from YAML: what the registry entries are built from.
-    document: Optional[dict] = None
+    document: dict | None = None
     problems: list[ValidationProblem] = field(default_factory=list)
 
     @property
@@ -73,8 +73,12 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
     if isinstance(tags, list):
         for index, tag in enumerate(tags):
             if not isinstance(tag, str) or ":" not in tag or tag.startswith(":") or tag.endswith(":"):
-                problems.append(ValidationProblem(file, f"data.tags.{index}", f"tag {tag!r} is not of the form key:value"))
-        if not any(isinstance(tag, str) and tag.startswith("language:") and len(tag) > len("language:") for tag in tags):
+                problems.append(
+                    ValidationProblem(file, f"data.tags.{index}", f"tag {tag!r} is not of the form key:value")
+                )
+        if not any(
+            isinstance(tag, str) and tag.startswith("language:") and len(tag) > len("language:") for tag in tags
+        ):
             problems.append(ValidationProblem(file, "data.tags", "needs at least one language:<lang> tag"))
 
     version = None
@@ -93,11 +97,21 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
         if not PLAIN_VERSION.match(str(key)):
             problems.append(ValidationProblem(file, where, f"breaking change version {key!r} is not of the form x.y.z"))
         elif version is not None and parse_version(str(key)) > version:
-            problems.append(ValidationProblem(file, where, f"breaking change {key} is newer than dockerImageTag {image_tag}"))
+            problems.append(
+                ValidationProblem(file, where, f"breaking change {key} is newer than dockerImageTag {image_tag}")
+            )
 
-    if version is not None and version.is_major_release and str(image_tag) not in {str(key) for key in breaking_changes}:
+    if (
+        version is not None
+        and version.is_major_release
+        and str(image_tag) not in {str(key) for key in breaking_changes}
+    ):
         problems.append(
-            ValidationProblem(file, "data.releases.breakingChanges", f"major version {image_tag} needs a breaking change entry for {image_tag}")
+            ValidationProblem(
+                file,
+                "data.releases.breakingChanges",
+                f"major version {image_tag} needs a breaking change entry for {image_tag}",
+            )
         )
     return problems
 
@@ -105,7 +119,9 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
 def validate_metadata_document(document: Any, file: str) -> MetadataValidationResult:
     result = MetadataValidationResult(file=file, document=document if isinstance(document, dict) else None)
     if not isinstance(document, dict):
-        result.problems.append(ValidationProblem(file, "(document)", "is not a YAML mapping with metadataSpecVersion and data"))
+        result.problems.append(
+            ValidationProblem(file, "(document)", "is not a YAML mapping with metadataSpecVersion and data")
+        )
         return result
     try:
         result.metadata = ConnectorMetadataDefinitionV0.model_validate(document)
@@ -127,5 +143,7 @@ def validate_metadata_bytes(raw: bytes, file_label: str) -> MetadataValidationRe
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(document)"
         reason = getattr(error, "problem", None) or str(error)
-        return MetadataValidationResult(file=file_label, problems=[ValidationProblem(file_label, where, f"malformed YAML: {reason}")])
+        return MetadataValidationResult(
+            file=file_label, problems=[ValidationProblem(file_label, where, f"malformed YAML: {reason}")]
+        )
     return validate_metadata_document(document, file_label)

@@ -4,8 +4,8 @@ that names it. Nested pass-through blocks (`connectorBuildOptions`, ...) stay op
 from __future__ import annotations
 
 import datetime
-from enum import Enum
-from typing import Any, Literal, Optional
+from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
@@ -19,12 +19,12 @@ class OpenModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class ConnectorType(str, Enum):
+class ConnectorType(StrEnum):
     source = "source"
     destination = "destination"
 
 
-class ConnectorSubtype(str, Enum):
+class ConnectorSubtype(StrEnum):
     api = "api"
     database = "database"
     datalake = "datalake"
@@ -35,20 +35,20 @@ class ConnectorSubtype(str, Enum):
     vectorstore = "vectorstore"
 
 
-class ReleaseStage(str, Enum):
+class ReleaseStage(StrEnum):
     alpha = "alpha"
     beta = "beta"
     generally_available = "generally_available"
     custom = "custom"
 
 
-class SupportLevel(str, Enum):
+class SupportLevel(StrEnum):
     community = "community"
     certified = "certified"
     archived = "archived"
 
 
-class JobType(str, Enum):
+class JobType(StrEnum):
     get_spec = "get_spec"
     check_connection = "check_connection"
     discover_schema = "discover_schema"
@@ -59,18 +59,18 @@ class JobType(str, Enum):
 
 
 class AllowedHosts(StrictModel):
-    hosts: Optional[list[str]] = None
+    hosts: list[str] | None = None
 
 
 class SuggestedStreams(StrictModel):
-    streams: Optional[list[str]] = None
+    streams: list[str] | None = None
 
 
 class ResourceRequirements(StrictModel):
-    cpu_request: Optional[str] = None
-    cpu_limit: Optional[str] = None
-    memory_request: Optional[str] = None
-    memory_limit: Optional[str] = None
+    cpu_request: str | None = None
+    cpu_limit: str | None = None
+    memory_request: str | None = None
+    memory_limit: str | None = None
 
 
 class JobTypeResourceLimit(StrictModel):
@@ -79,8 +79,8 @@ class JobTypeResourceLimit(StrictModel):
 
 
 class ActorDefinitionResourceRequirements(StrictModel):
-    default: Optional[ResourceRequirements] = None
-    jobSpecific: Optional[list[JobTypeResourceLimit]] = None
+    default: ResourceRequirements | None = None
+    jobSpecific: list[JobTypeResourceLimit] | None = None
 
 
 class NormalizationDestinationDefinitionConfig(StrictModel):
@@ -90,10 +90,10 @@ class NormalizationDestinationDefinitionConfig(StrictModel):
 
 
 class AirbyteInternal(StrictModel):
-    sl: Optional[int] = None
-    ql: Optional[int] = None
-    isEnterprise: Optional[bool] = None
-    requireVersionIncrementsInPullRequests: Optional[bool] = None
+    sl: int | None = None
+    ql: int | None = None
+    isEnterprise: bool | None = None
+    requireVersionIncrementsInPullRequests: bool | None = None
 
 
 class StreamBreakingChangeScope(StrictModel):
@@ -104,59 +104,59 @@ class StreamBreakingChangeScope(StrictModel):
 class VersionBreakingChange(StrictModel):
     upgradeDeadline: datetime.date
     message: str
-    migrationDocumentationUrl: Optional[AnyUrl] = None
-    deadlineAction: Optional[str] = None
-    scopedImpact: Optional[list[StreamBreakingChangeScope]] = Field(default=None, min_length=1)
+    migrationDocumentationUrl: AnyUrl | None = None
+    deadlineAction: str | None = None
+    scopedImpact: list[StreamBreakingChangeScope] | None = Field(default=None, min_length=1)
 
 
 class RolloutConfiguration(OpenModel):
-    enableProgressiveRollout: Optional[bool] = None
+    enableProgressiveRollout: bool | None = None
 
 
 class ConnectorReleases(StrictModel):
-    breakingChanges: Optional[dict[str, VersionBreakingChange]] = None
-    migrationDocumentationUrl: Optional[AnyUrl] = None
-    rolloutConfiguration: Optional[RolloutConfiguration] = None
+    breakingChanges: dict[str, VersionBreakingChange] | None = None
+    migrationDocumentationUrl: AnyUrl | None = None
+    rolloutConfiguration: RolloutConfiguration | None = None
 
 
 class RegistryOverride(StrictModel):
     enabled: bool
-    name: Optional[str] = None
-    dockerRepository: Optional[str] = None
-    dockerImageTag: Optional[str] = None
-    supportsDbt: Optional[bool] = None
-    supportsNormalization: Optional[bool] = None
-    license: Optional[str] = None
-    documentationUrl: Optional[AnyUrl] = None
-    connectorSubtype: Optional[str] = None
-    allowedHosts: Optional[AllowedHosts] = None
-    normalizationConfig: Optional[NormalizationDestinationDefinitionConfig] = None
-    suggestedStreams: Optional[SuggestedStreams] = None
-    resourceRequirements: Optional[ActorDefinitionResourceRequirements] = None
+    name: str | None = None
+    dockerRepository: str | None = None
+    dockerImageTag: str | None = None
+    supportsDbt: bool | None = None
+    supportsNormalization: bool | None = None
+    license: str | None = None
+    documentationUrl: AnyUrl | None = None
+    connectorSubtype: str | None = None
+    allowedHosts: AllowedHosts | None = None
+    normalizationConfig: NormalizationDestinationDefinitionConfig | None = None
+    suggestedStreams: SuggestedStreams | None = None
+    resourceRequirements: ActorDefinitionResourceRequirements | None = None
 
 
 class RegistryOverrides(StrictModel):
-    oss: Optional[RegistryOverride] = None
-    cloud: Optional[RegistryOverride] = None
+    oss: RegistryOverride | None = None
+    cloud: RegistryOverride | None = None
 
 
 class PyPiRegistry(OpenModel):
     enabled: bool
-    packageName: Optional[str] = None
+    packageName: str | None = None
 
 
 class RemoteRegistries(OpenModel):
-    pypi: Optional[PyPiRegistry] = None
+    pypi: PyPiRegistry | None = None
 
 
 class ExternalDocumentationUrl(OpenModel):
     title: str
     url: AnyUrl
-    type: Optional[str] = None
+    type: str | None = None
 
 
 class ConnectorBuildOptions(OpenModel):
-    baseImage: Optional[str] = None
+    baseImage: str | None = None
 
 
 class Data(StrictModel):
@@ -171,34 +171,34 @@ class Data(StrictModel):
     connectorSubtype: ConnectorSubtype
     releaseStage: ReleaseStage
 
-    icon: Optional[str] = None
-    supportLevel: Optional[SupportLevel] = None
-    releaseDate: Optional[datetime.date] = None
-    protocolVersion: Optional[str] = None
+    icon: str | None = None
+    supportLevel: SupportLevel | None = None
+    releaseDate: datetime.date | None = None
+    protocolVersion: str | None = None
     tags: list[str] = Field(default_factory=list)
-    maxSecondsBetweenMessages: Optional[int] = None
-    supportsDbt: Optional[bool] = None
-    supportsNormalization: Optional[bool] = None
-    supportsRefreshes: Optional[bool] = None
-    supportsFileTransfer: Optional[bool] = None
-    erdUrl: Optional[str] = None
-    allowedHosts: Optional[AllowedHosts] = None
-    suggestedStreams: Optional[SuggestedStreams] = None
-    resourceRequirements: Optional[ActorDefinitionResourceRequirements] = None
-    normalizationConfig: Optional[NormalizationDestinationDefinitionConfig] = None
-    ab_internal: Optional[AirbyteInternal] = None
-    releases: Optional[ConnectorReleases] = None
-    registryOverrides: Optional[RegistryOverrides] = None
-    registries: Optional[RegistryOverrides] = None
+    maxSecondsBetweenMessages: int | None = None
+    supportsDbt: bool | None = None
+    supportsNormalization: bool | None = None
+    supportsRefreshes: bool | None = None
+    supportsFileTransfer: bool | None = None
+    erdUrl: str | None = None
+    allowedHosts: AllowedHosts | None = None
+    suggestedStreams: SuggestedStreams | None = None
+    resourceRequirements: ActorDefinitionResourceRequirements | None = None
+    normalizationConfig: NormalizationDestinationDefinitionConfig | None = None
+    ab_internal: AirbyteInternal | None = None
+    releases: ConnectorReleases | None = None
+    registryOverrides: RegistryOverrides | None = None
+    registries: RegistryOverrides | None = None
 
     # Passed through unchanged; they appear in real files.
-    connectorBuildOptions: Optional[ConnectorBuildOptions] = None
-    connectorTestSuitesOptions: Optional[list[dict[str, Any]]] = None
-    remoteRegistries: Optional[RemoteRegistries] = None
-    externalDocumentationUrls: Optional[list[ExternalDocumentationUrl]] = None
-    connectorIPCOptions: Optional[dict[str, Any]] = None
-    language: Optional[str] = None
-    remotePackageIndex: Optional[dict[str, Any]] = None
+    connectorBuildOptions: ConnectorBuildOptions | None = None
+    connectorTestSuitesOptions: list[dict[str, Any]] | None = None
+    remoteRegistries: RemoteRegistries | None = None
+    externalDocumentationUrls: list[ExternalDocumentationUrl] | None = None
+    connectorIPCOptions: dict[str, Any] | None = None
+    language: str | None = None
+    remotePackageIndex: dict[str, Any] | None = None
 
     @field_validator("maxSecondsBetweenMessages", mode="before")
     @classmethod
@@ -217,4 +217,3 @@ class SecretsMask(BaseModel):
     """`registries/v0/specs_secrets_mask.yaml`."""
 
     properties: list[str]
-

@@ -4,7 +4,7 @@ models: every field of an entry is carried through, only the documented ones are
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -20,33 +20,33 @@ class RegistryEntryBase(BaseModel):
     dockerImageTag: str
     documentationUrl: str
     spec: dict[str, Any]
-    icon: Optional[str] = None
-    iconUrl: Optional[str] = None
-    tombstone: Optional[bool] = None
-    public: Optional[bool] = None
-    custom: Optional[bool] = None
-    releaseStage: Optional[ReleaseStage] = None
-    supportLevel: Optional[SupportLevel] = None
-    releaseDate: Optional[datetime.date] = None
-    protocolVersion: Optional[str] = None
-    maxSecondsBetweenMessages: Optional[int] = None
-    language: Optional[str] = None
+    icon: str | None = None
+    iconUrl: str | None = None
+    tombstone: bool | None = None
+    public: bool | None = None
+    custom: bool | None = None
+    releaseStage: ReleaseStage | None = None
+    supportLevel: SupportLevel | None = None
+    releaseDate: datetime.date | None = None
+    protocolVersion: str | None = None
+    maxSecondsBetweenMessages: int | None = None
+    language: str | None = None
 
 
 class ConnectorRegistrySourceDefinition(RegistryEntryBase):
     sourceDefinitionId: UUID
     # The reference system puts connectorSubtype here unchanged (datalake, vectorstore, ... too).
-    sourceType: Optional[str] = None
-    erdUrl: Optional[str] = None
-    supportsFileTransfer: Optional[bool] = None
+    sourceType: str | None = None
+    erdUrl: str | None = None
+    supportsFileTransfer: bool | None = None
 
 
 class ConnectorRegistryDestinationDefinition(RegistryEntryBase):
     destinationDefinitionId: UUID
-    sourceType: Optional[str] = None
-    tags: Optional[list[str]] = None
-    supportsDbt: Optional[bool] = None
-    supportsRefreshes: Optional[bool] = None
+    sourceType: str | None = None
+    tags: list[str] | None = None
+    supportsDbt: bool | None = None
+    supportsRefreshes: bool | None = None
 
 
 class ConnectorRegistryV0(BaseModel):
@@ -54,6 +54,3 @@ class ConnectorRegistryV0(BaseModel):
 
     destinations: list[ConnectorRegistryDestinationDefinition]
     sources: list[ConnectorRegistrySourceDefinition]
-
-
-REGISTRY_NAMES = ("oss", "cloud")

@@ -4,9 +4,11 @@ Both are bounded by the number of live objects: records of deleted files are pru
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.layout import entry_path, is_latest_metadata
 
 EntryStatus = Literal["written", "disabled", "failed"]
 
@@ -20,8 +22,8 @@ class RegistryEntryOutcome(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: EntryStatus
-    error: Optional[str] = None
-    generation: Optional[int] = None
+    error: str | None = None
+    generation: int | None = None
 
 
 class ProcessedMetadataFile(BaseModel):
@@ -33,8 +35,8 @@ class ProcessedMetadataFile(BaseModel):
     etag: str
     valid: bool
     problems: list[str] = Field(default_factory=list)
-    definition_id: Optional[str] = None
-    connector_type: Optional[str] = None
+    definition_id: str | None = None
+    connector_type: str | None = None
     registries: dict[str, RegistryEntryOutcome] = Field(default_factory=dict)
 
     @property
@@ -45,7 +47,10 @@ class ProcessedMetadataFile(BaseModel):
 
 
 class EntryManifest(BaseModel):
-    """`orchestrator_state/registry_entry_manifest.json`: metadata path → last processed state."""
+    """`orchestrator_state/registry_entry_manifest.json`, the truth of what the bucket's entries
+    were built from: for each live metadata file, the generation last processed, whether it was
+    valid, and per registry the entry file it left (written at which generation, disabled, or
+    failed with the last good entry kept). What to rebuild is its difference from a listing."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,12 +62,11 @@ class EntryManifest(BaseModel):
         """Entry path -> generation of every `latest/` entry of `registry` that is in the bucket."""
         generations: dict[str, int] = {}
         for path, record in self.files.items():
-            folder, _, leaf = path.rpartition("/")
-            if leaf != "metadata.yaml" or not folder.endswith("/latest"):
+            if not is_latest_metadata(path):
                 continue
             outcome = record.registries.get(registry)
             if outcome is not None and outcome.status != "disabled" and outcome.generation is not None:
-                generations[f"{folder}/{registry}.json"] = outcome.generation
+                generations[entry_path(path, registry)] = outcome.generation
         return generations
 
     def disabled_definition_ids(self, registry: str) -> set[str]:
@@ -70,7 +74,7 @@ class EntryManifest(BaseModel):
         return {
             record.definition_id
             for path, record in self.files.items()
-            if path.endswith("/latest/metadata.yaml")
+            if is_latest_metadata(path)
             and record.definition_id
             and registry in record.registries
             and record.registries[registry].status == "disabled"

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Optional
 from urllib.parse import quote
 
 from dagster import ConfigurableResource
@@ -16,6 +18,8 @@ from google.api_core import exceptions as gcs_errors
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from pydantic import PrivateAttr
+
+from orchestrator.layout import CLOUD_SPEC_GLOB, SPEC_FOLDER, spec_path
 
 CACHE_CONTROL = "no-cache"
 LISTING_PAGE_SIZE = 100_000
@@ -29,6 +33,11 @@ CONTENT_TYPES = {
     ".yml": "text/yaml",
     ".svg": "image/svg+xml",
 }
+
+
+def md5_base64(data: bytes) -> str:
+    """The MD5 as GCS reports it (`md5Hash`: base64 of the digest)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
 def content_type_for(path: str) -> str:
@@ -49,7 +58,7 @@ class BlobInfo:
     name: str
     generation: int
     etag: str
-    md5_hash: Optional[str]
+    md5_hash: str | None
     size: int
 
     @property
@@ -77,7 +86,7 @@ def glob_to_regex(pattern: str) -> re.Pattern:
     return re.compile(regex + r"\Z")
 
 
-def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: Optional[str] = None) -> list[BlobInfo]:
+def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: str | None = None) -> list[BlobInfo]:
     """Every object under `prefix` whose name matches `glob`, sorted by name. Errors propagate."""
     matcher = glob_to_regex(glob) if glob else None
     iterator = client.list_blobs(
@@ -91,7 +100,9 @@ def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: Op
     )
     blobs = [
         # The pages' raw JSON items: a Blob object per item would cost more than the request.
-        BlobInfo(item["name"], int(item["generation"]), item.get("etag", ""), item.get("md5Hash"), int(item.get("size") or 0))
+        BlobInfo(
+            item["name"], int(item["generation"]), item.get("etag", ""), item.get("md5Hash"), int(item.get("size") or 0)
+        )
         for page in iterator.pages
         for item in page.raw_page.get("items", ())
         if matcher is None or matcher.match(item["name"])
@@ -100,10 +111,12 @@ def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: Op
 
 
 @lru_cache(maxsize=8)
-def _build_client(gcs_credentials: Optional[str], emulator_host: Optional[str], project: str) -> storage.Client:
+def _build_client(gcs_credentials: str | None, emulator_host: str | None, project: str) -> storage.Client:
     if emulator_host:
         # Real credentials against the emulator make the client hang fetching a token.
-        return storage.Client(project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator_host})
+        return storage.Client(
+            project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator_host}
+        )
     if gcs_credentials:
         from google.oauth2 import service_account
 
@@ -116,8 +129,8 @@ def _build_client(gcs_credentials: Optional[str], emulator_host: Optional[str], 
 class GcsClient(ConfigurableResource):
     """`gcp_gcs_client`: a google.cloud.storage.Client from GCS_CREDENTIALS or for STORAGE_EMULATOR_HOST."""
 
-    gcs_credentials: Optional[str] = None
-    emulator_host: Optional[str] = None
+    gcs_credentials: str | None = None
+    emulator_host: str | None = None
     project: str = "connector-orchestrator"
 
     def get_client(self) -> storage.Client:
@@ -135,10 +148,10 @@ class GcsBucketManager(ConfigurableResource):
 
     gcp_gcs_client: GcsClient
     bucket_name: str
-    cdn_base_url: Optional[str] = None
+    cdn_base_url: str | None = None
     max_workers: int = 32
 
-    _bucket: Optional[storage.Bucket] = PrivateAttr(default=None)
+    _bucket: storage.Bucket | None = PrivateAttr(default=None)
 
     @property
     def bucket(self) -> storage.Bucket:
@@ -151,13 +164,13 @@ class GcsBucketManager(ConfigurableResource):
             return f"{self.cdn_base_url.rstrip('/')}/{quote(path)}"
         return self.gcp_gcs_client.public_url(self.bucket_name, path)
 
-    def list_blobs(self, prefix: str, glob: Optional[str] = None) -> list[BlobInfo]:
+    def list_blobs(self, prefix: str, glob: str | None = None) -> list[BlobInfo]:
         """Every object under `prefix` whose name matches `glob`, sorted by name.
 
         A listing error propagates: an unreadable bucket must never look like an empty one."""
         return list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, prefix, glob)
 
-    def read_blob(self, path: str) -> Optional[tuple[bytes, BlobInfo]]:
+    def read_blob(self, path: str) -> tuple[bytes, BlobInfo] | None:
         """The object's bytes and what a listing would say of it, or None when it does not exist."""
         blob = self.bucket.blob(path)
         try:
@@ -168,15 +181,15 @@ class GcsBucketManager(ConfigurableResource):
         # quotes the etag, a listing does not.
         return data, BlobInfo(path, int(blob.generation), (blob.etag or "").strip('"'), blob.md5_hash, len(data))
 
-    def read(self, path: str) -> Optional[tuple[bytes, int]]:
+    def read(self, path: str) -> tuple[bytes, int] | None:
         """The object's bytes and generation, or None when it does not exist."""
         stored = self.read_blob(path)
         return None if stored is None else (stored[0], stored[1].generation)
 
-    def read_many(self, paths: Iterable[str]) -> dict[str, Optional[tuple[bytes, int]]]:
+    def read_many(self, paths: Iterable[str]) -> dict[str, tuple[bytes, int] | None]:
         return self._in_parallel(self.read, paths)
 
-    def read_many_blobs(self, paths: Iterable[str]) -> dict[str, Optional[tuple[bytes, BlobInfo]]]:
+    def read_many_blobs(self, paths: Iterable[str]) -> dict[str, tuple[bytes, BlobInfo] | None]:
         return self._in_parallel(self.read_blob, paths)
 
     def _in_parallel(self, read_one, paths: Iterable[str]) -> dict:
@@ -184,20 +197,24 @@ class GcsBucketManager(ConfigurableResource):
         if len(paths) <= 1:
             return {path: read_one(path) for path in paths}
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(paths))) as pool:
-            return dict(zip(paths, pool.map(read_one, paths)))
+            return dict(zip(paths, pool.map(read_one, paths), strict=False))
 
     def generation_of(self, path: str) -> int:
         """The live generation, 0 when the object does not exist (GCS's 'must not exist' precondition)."""
         blob = self.bucket.get_blob(path)
         return int(blob.generation) if blob is not None else 0
 
-    def write(self, path: str, data: bytes, if_generation_match: Optional[int] = None, content_type: Optional[str] = None) -> int:
+    def write(
+        self, path: str, data: bytes, if_generation_match: int | None = None, content_type: str | None = None
+    ) -> int:
         """Write with a content type and `Cache-Control: no-cache`; with `if_generation_match`, only
         over the generation this run read (0: only when absent). Returns the new generation."""
         blob = self.bucket.blob(path)
         blob.cache_control = CACHE_CONTROL
         try:
-            blob.upload_from_string(data, content_type=content_type or content_type_for(path), if_generation_match=if_generation_match)
+            blob.upload_from_string(
+                data, content_type=content_type or content_type_for(path), if_generation_match=if_generation_match
+            )
         except gcs_errors.PreconditionFailed as error:
             raise ConcurrentWriteError(
                 f"gs://{self.bucket_name}/{path} changed since this run read it (expected generation {if_generation_match}); "
@@ -205,7 +222,7 @@ class GcsBucketManager(ConfigurableResource):
             ) from error
         return int(blob.generation)
 
-    def delete(self, path: str, if_generation_match: Optional[int] = None) -> bool:
+    def delete(self, path: str, if_generation_match: int | None = None) -> bool:
         try:
             self.bucket.blob(path).delete(if_generation_match=if_generation_match)
         except gcs_errors.NotFound:
@@ -229,10 +246,10 @@ class GcsFileManager(ConfigurableResource):
     def path_of(self, key: str) -> str:
         return f"{self.prefix.strip('/')}/{key}" if self.prefix.strip("/") else key
 
-    def read(self, key: str) -> Optional[tuple[bytes, int]]:
+    def read(self, key: str) -> tuple[bytes, int] | None:
         return self.gcs_bucket_manager.read(self.path_of(key))
 
-    def write(self, key: str, data: bytes | str, if_generation_match: Optional[int] = None) -> str:
+    def write(self, key: str, data: bytes | str, if_generation_match: int | None = None) -> str:
         payload = data.encode("utf-8") if isinstance(data, str) else data
         self.gcs_bucket_manager.write(self.path_of(key), payload, if_generation_match=if_generation_match)
         return self.public_url(key)
@@ -258,15 +275,12 @@ class SpecCache(ConfigurableResource):
     gcp_gcs_client: GcsClient
     bucket_name: str
 
-    def spec_path(self, docker_repository: str, docker_image_tag: str, cloud: bool = False) -> str:
-        return f"specs/{docker_repository}/{docker_image_tag}/{'spec.cloud.json' if cloud else 'spec.json'}"
-
     def candidate_paths(self, docker_repository: str, docker_image_tag: str, registry: str) -> list[tuple[str, bool]]:
         """(path, is the cloud spec) in the order they are looked up: for cloud, spec.cloud.json first."""
         candidates = [True, False] if registry == "cloud" else [False]
-        return [(self.spec_path(docker_repository, docker_image_tag, cloud), cloud) for cloud in candidates]
+        return [(spec_path(docker_repository, docker_image_tag, cloud), cloud) for cloud in candidates]
 
-    def read_spec(self, path: str) -> Optional[dict]:
+    def read_spec(self, path: str) -> dict | None:
         """The parsed spec at `path`, None when there is none."""
         try:
             data = self.gcp_gcs_client.get_client().bucket(self.bucket_name).blob(path).download_as_bytes()
@@ -276,12 +290,9 @@ class SpecCache(ConfigurableResource):
 
     def cloud_spec_paths(self) -> set[str]:
         """Every spec.cloud.json in the cache, from one listing (narrowed to those files on real GCS)."""
-        return {blob.name for blob in list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, "specs/", "specs/**/spec.cloud.json")}
-
-    def find_spec(self, docker_repository: str, docker_image_tag: str, registry: str) -> Optional[dict]:
-        """The cloud spec where one exists for the cloud registry, else the plain spec; None when absent."""
-        for path, _ in self.candidate_paths(docker_repository, docker_image_tag, registry):
-            spec = self.read_spec(path)
-            if spec is not None:
-                return spec
-        return None
+        return {
+            blob.name
+            for blob in list_objects(
+                self.gcp_gcs_client.get_client(), self.bucket_name, f"{SPEC_FOLDER}/", CLOUD_SPEC_GLOB
+            )
+        }

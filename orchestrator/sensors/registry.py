@@ -12,27 +12,36 @@ files instead of one run per file.
 from __future__ import annotations
 
 import json
-from typing import Optional
 
-from dagster import RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, SkipReason, sensor
-from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+from dagster import DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from orchestrator.jobs import REGISTRY_WRITER_TAG, generate_registry_reports
+from orchestrator.layout import REGISTRY_FOLDER, REGISTRY_NAMES, registry_file_name, registry_path
 from orchestrator.resources.gcs import GcsBucketManager
 from orchestrator.sensors.metadata import sensor_default_status, sensor_interval_seconds
-from orchestrator.settings import REGISTRY_FOLDER
 
 SENSOR_NAME = "generate_registry_reports_on_registry_updated"
-REGISTRY_FILES = ("oss_registry.json", "cloud_registry.json")
+REGISTRY_FILES = tuple(registry_file_name(name) for name in REGISTRY_NAMES)
+# Every status of a run that has not finished yet.
+UNFINISHED_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.SUSPENDED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 def registry_generations(bucket: GcsBucketManager) -> dict[str, int]:
     """Generation of each registry file that exists (absent files are left out)."""
-    wanted = {f"{REGISTRY_FOLDER}/{name}": name for name in REGISTRY_FILES}
-    return {wanted[blob.name]: blob.generation for blob in bucket.list_blobs(f"{REGISTRY_FOLDER}/") if blob.name in wanted}
+    wanted = {registry_path(name): registry_file_name(name) for name in REGISTRY_NAMES}
+    return {
+        wanted[blob.name]: blob.generation for blob in bucket.list_blobs(f"{REGISTRY_FOLDER}/") if blob.name in wanted
+    }
 
 
-def evaluate_registry_tick(generations: dict[str, int], cursor_str: Optional[str], writer_busy: bool = False):
+def evaluate_registry_tick(generations: dict[str, int], cursor_str: str | None, writer_busy: bool = False):
     """(RunRequest or SkipReason, new cursor). The cursor is the generations last requested for."""
     seen = json.loads(cursor_str) if cursor_str else {}
     if not generations:
@@ -40,10 +49,16 @@ def evaluate_registry_tick(generations: dict[str, int], cursor_str: Optional[str
     if generations == seen:
         return SkipReason("registries unchanged since the last report request"), cursor_str
     if writer_busy:
-        return SkipReason("a registry-writing run is queued or in progress; waiting for it to finish"), cursor_str or "{}"
-    run_key = "registry-reports-" + "-".join(f"{name.split('_')[0]}{generations.get(name, 0)}" for name in REGISTRY_FILES)
+        return SkipReason(
+            "a registry-writing run is queued or in progress; waiting for it to finish"
+        ), cursor_str or "{}"
+    run_key = "registry-reports-" + "-".join(
+        f"{name.split('_')[0]}{generations.get(name, 0)}" for name in REGISTRY_FILES
+    )
     changed = sorted(name for name in set(generations) | set(seen) if generations.get(name) != seen.get(name))
-    request = RunRequest(run_key=run_key, tags={"orchestrator/sensor": SENSOR_NAME, "orchestrator/changed_registries": ",".join(changed)})
+    request = RunRequest(
+        run_key=run_key, tags={"orchestrator/sensor": SENSOR_NAME, "orchestrator/changed_registries": ",".join(changed)}
+    )
     return request, json.dumps(generations, sort_keys=True)
 
 
@@ -54,11 +69,17 @@ def evaluate_registry_tick(generations: dict[str, int], cursor_str: Optional[str
     default_status=sensor_default_status(),
     description="Requests generate_registry_reports when registries/v0/oss_registry.json or cloud_registry.json gets a new generation.",
 )
-def generate_registry_reports_on_registry_updated(context: SensorEvaluationContext, gcs_bucket_manager: GcsBucketManager) -> SensorResult:
+def generate_registry_reports_on_registry_updated(
+    context: SensorEvaluationContext, gcs_bucket_manager: GcsBucketManager
+) -> SensorResult:
     generations = registry_generations(gcs_bucket_manager)
     busy = False
     if generations and generations != (json.loads(context.cursor) if context.cursor else {}):
-        busy = bool(context.instance.get_runs(filters=RunsFilter(tags=REGISTRY_WRITER_TAG, statuses=NOT_FINISHED_STATUSES), limit=1))
+        busy = bool(
+            context.instance.get_runs(
+                filters=RunsFilter(tags=REGISTRY_WRITER_TAG, statuses=UNFINISHED_STATUSES), limit=1
+            )
+        )
     outcome, cursor = evaluate_registry_tick(generations, context.cursor, busy)
     if isinstance(outcome, SkipReason):
         return SensorResult(skip_reason=outcome, cursor=cursor)

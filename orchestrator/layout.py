@@ -1,0 +1,106 @@
+"""The bucket layout (SPEC §2): folders, file names, registry names and the paths built from them.
+
+Every other module takes its paths from here. Pure: no Dagster, no GCS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+METADATA_FOLDER = "metadata"
+REGISTRY_FOLDER = "registries/v0"
+REPORT_FOLDER = "generated_reports"
+SPEC_FOLDER = "specs"
+# Bookkeeping of the incremental build; not public.
+STATE_FOLDER = "orchestrator_state"
+
+METADATA_FILE_NAME = "metadata.yaml"
+ICON_FILE_NAME = "icon.svg"
+SPEC_FILE_NAME = "spec.json"
+CLOUD_SPEC_FILE_NAME = "spec.cloud.json"
+LATEST_FOLDER = "latest"
+
+REGISTRY_NAMES = ("oss", "cloud")
+# Where a metadata file enables registries and overrides their fields: the current name first.
+OVERRIDE_KEYS = ("registryOverrides", "registries")
+
+SECRETS_MASK_FILE_NAME = "specs_secrets_mask.yaml"
+SECRETS_MASK_PATH = f"{REGISTRY_FOLDER}/{SECRETS_MASK_FILE_NAME}"
+REPORT_HTML_FILE_NAME = "connector_registry_report.html"
+REPORT_JSON_FILE_NAME = "connector_registry_report.json"
+REPORT_HTML_PATH = f"{REPORT_FOLDER}/{REPORT_HTML_FILE_NAME}"
+REPORT_JSON_PATH = f"{REPORT_FOLDER}/{REPORT_JSON_FILE_NAME}"
+ENTRY_MANIFEST_PATH = f"{STATE_FOLDER}/registry_entry_manifest.json"
+
+ALL_METADATA_GLOB = f"{METADATA_FOLDER}/**/{METADATA_FILE_NAME}"
+LATEST_METADATA_GLOB = f"{METADATA_FOLDER}/**/{LATEST_FOLDER}/{METADATA_FILE_NAME}"
+ICON_GLOB = f"{METADATA_FOLDER}/**/{ICON_FILE_NAME}"
+CLOUD_SPEC_GLOB = f"{SPEC_FOLDER}/**/{CLOUD_SPEC_FILE_NAME}"
+
+
+def registry_file_name(registry: str) -> str:
+    return f"{registry}_registry.json"
+
+
+def registry_path(registry: str) -> str:
+    return f"{REGISTRY_FOLDER}/{registry_file_name(registry)}"
+
+
+def entry_file_name(registry: str) -> str:
+    return f"{registry}.json"
+
+
+def latest_entry_glob(registry: str) -> str:
+    return f"{METADATA_FOLDER}/**/{LATEST_FOLDER}/{entry_file_name(registry)}"
+
+
+def metadata_folder(repository: str, tag_or_latest: str) -> str:
+    return f"{METADATA_FOLDER}/{repository}/{tag_or_latest}"
+
+
+def metadata_path(repository: str, tag_or_latest: str) -> str:
+    return f"{metadata_folder(repository, tag_or_latest)}/{METADATA_FILE_NAME}"
+
+
+def folder_of(path: str) -> str:
+    return path.rsplit("/", 1)[0]
+
+
+def icon_path_beside(metadata_file: str) -> str:
+    return f"{folder_of(metadata_file)}/{ICON_FILE_NAME}"
+
+
+def entry_path(metadata_file: str, registry: str) -> str:
+    """`metadata/<repo>/<tag>/oss.json` beside `metadata/<repo>/<tag>/metadata.yaml`."""
+    return f"{folder_of(metadata_file)}/{entry_file_name(registry)}"
+
+
+def is_latest_metadata(path: str) -> bool:
+    folder, _, leaf = path.rpartition("/")
+    return leaf == METADATA_FILE_NAME and folder.endswith(f"/{LATEST_FOLDER}")
+
+
+def spec_path(repository: str, tag: str, cloud: bool = False) -> str:
+    return f"{SPEC_FOLDER}/{repository}/{tag}/{CLOUD_SPEC_FILE_NAME if cloud else SPEC_FILE_NAME}"
+
+
+def registry_inputs_path(registry: str) -> str:
+    return f"{STATE_FOLDER}/{registry}_registry_inputs.json"
+
+
+def registry_diff_path(registry: str) -> str:
+    return f"{STATE_FOLDER}/{registry}_registry_diff.json"
+
+
+def registry_overrides(data: dict[str, Any]) -> dict[str, Any]:
+    """The overrides block of a metadata `data` mapping: the first of OVERRIDE_KEYS that holds a
+    mapping (so `registryOverrides: {}` hides an older `registries`), else `{}`."""
+    for key in OVERRIDE_KEYS:
+        overrides = data.get(key)
+        if isinstance(overrides, dict):
+            return overrides
+    return {}
+
+
+def registry_override(data: dict[str, Any], registry: str) -> dict[str, Any] | None:
+    override = registry_overrides(data).get(registry)
+    return override if isinstance(override, dict) else None

@@ -1,0 +1,136 @@
+"""What the steps of `generate_registry` hand each other (through the IO manager): plain
+dataclasses, kept small because each is pickled between steps."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+from orchestrator.layout import REGISTRY_NAMES, folder_of
+from orchestrator.models.state import RegistryInputs
+
+
+@dataclass
+class MetadataFile:
+    """One metadata file as read in this run.
+
+    A valid file's `data` mapping (exactly as written: the registry carries every field through) is
+    kept pickled: ~1.6 KB instead of ~9 KB of dicts, a cheaper hand-over between steps, and the
+    entries step unpickles each document only while it builds that file's entries."""
+
+    path: str
+    generation: int
+    etag: str
+    data_pickle: bytes | None = None
+    problems: list[str] = field(default_factory=list)
+    icon_url: str | None = None
+    docker_image: tuple[str, str] = ("", "")  # (dockerRepository, dockerImageTag) of a valid file
+
+    @classmethod
+    def parsed(cls, path: str, generation: int, etag: str, data: dict | None, problems: list[str]) -> MetadataFile:
+        if data is None:
+            return cls(path, generation, etag, problems=problems)
+        image = (str(data.get("dockerRepository")), str(data.get("dockerImageTag")))
+        return cls(
+            path, generation, etag, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), problems, docker_image=image
+        )
+
+    def load_data(self) -> dict:
+        if self.data_pickle is None:
+            raise ValueError(f"{self.path} was not parsed: {'; '.join(self.problems)}")
+        return pickle.loads(self.data_pickle)
+
+    @property
+    def folder(self) -> str:
+        return folder_of(self.path)
+
+    @property
+    def valid(self) -> bool:
+        return self.data_pickle is not None and not self.problems
+
+
+@dataclass
+class MetadataDefinitions:
+    """The bucket's metadata files: those new or changed since they were processed are parsed.
+    The manifest itself is not carried along (the entries step reads it again, checking its
+    generation): passing 12,000 records from step to step cost more than reading them twice."""
+
+    live_paths: set[str]  # every metadata file in the bucket, as far as this run knows
+    manifest_generation: int
+    changed: list[MetadataFile]
+    deleted: list[str]
+    known_invalid: dict[str, list[str]] = field(default_factory=dict)  # invalid files not read again in this run
+    full_scan: bool = True  # False: only the files the sensor named were looked at
+
+    @property
+    def unchanged_count(self) -> int:
+        return len(self.live_paths) - len(self.changed)
+
+    def invalid_files(self) -> dict[str, list[str]]:
+        """Every currently invalid file: those read now, and unchanged ones known from earlier runs."""
+        invalid = {item.path: item.problems for item in self.changed if not item.valid}
+        return dict(sorted({**self.known_invalid, **invalid}.items()))
+
+
+@dataclass
+class MetadataEntries:
+    """What the entries step works on: the valid new or changed files (with icon URLs), the invalid
+    ones, the deleted ones, and the generation of the manifest they were compared with."""
+
+    valid: list[MetadataFile]
+    invalid: list[MetadataFile]
+    deleted: list[str]
+    manifest_generation: int
+    full_scan: bool
+
+
+def _per_registry(factory):
+    return field(default_factory=lambda: {name: factory() for name in REGISTRY_NAMES})
+
+
+@dataclass
+class RegistryEntryResult:
+    """What the entries step wrote, deleted and failed, and what the registry step needs of the
+    manifest as it now stands (not the manifest itself: its records are many, and little is needed)."""
+
+    full_scan: bool = True  # the bucket was listed (else only files named by the sensor were looked at)
+    written: dict[str, list[str]] = _per_registry(list)
+    deleted: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    # Per registry: path -> generation of every latest/ entry in the bucket, by the manifest.
+    entry_generations: dict[str, dict[str, int]] = _per_registry(dict)
+    # Per registry: connectors whose current latest/ metadata disables it (they may leave it).
+    disabled_definition_ids: dict[str, set[str]] = _per_registry(set)
+    manifest_records: int = 0
+
+
+@dataclass
+class StagedRegistry:
+    """A fully built registry, not yet published, with what is needed to audit and publish it."""
+
+    registry_name: str
+    # Exactly the bytes publishing writes: the checks audit these, and a step that loads the staged
+    # registry unpickles one bytes object instead of every entry's nested spec.
+    payload: bytes
+    connectors: list[dict]  # one summary per connector (logic.registry.connector_summary)
+    secret_property_names: list[str]  # of every spec in the registry, for the secrets mask
+    previous_connectors: list[dict]  # the published registry, reduced to what the checks and the diff need
+    previous_generation: int
+    previous_sha256: str | None
+    inputs: RegistryInputs
+    previous_inputs: RegistryInputs
+    inputs_generation: int
+    disabled_definition_ids: set[str] = field(default_factory=set)
+    downloaded_entries: int = 0
+    reused_entries: int = 0
+
+    def count(self, connector_type: str) -> int:
+        return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
+
+
+@dataclass
+class PublishOutcome:
+    url: str
+    published: bool
+    size: int
+    diff: dict

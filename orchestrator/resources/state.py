@@ -1,0 +1,78 @@
+"""Reading and writing the incremental build's state files (`orchestrator_state/`) in the bucket:
+the entry manifest, and per registry the inputs it was built from and its last diff."""
+
+from __future__ import annotations
+
+import json
+
+from dagster import Failure
+from pydantic import ValidationError
+
+from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_diff_path, registry_inputs_path
+from orchestrator.logic.serialization import to_json_bytes
+from orchestrator.models.state import EntryManifest, RegistryInputs
+from orchestrator.resources.gcs import GcsBucketManager
+
+
+def read_entry_manifest(bucket: GcsBucketManager) -> tuple[EntryManifest, int]:
+    """The manifest and its generation (0: none yet). One of an older format counts as empty, so every
+    entry is rebuilt once; the generation is kept for the conditional write that replaces it."""
+    stored = bucket.read(ENTRY_MANIFEST_PATH)
+    if stored is None:
+        return EntryManifest(), 0
+    data, generation = stored
+    try:
+        document = json.loads(data)
+        if not isinstance(document, dict) or document.get("version") != EntryManifest().version:
+            return EntryManifest(), generation
+        return EntryManifest.model_validate(document), generation
+    except (json.JSONDecodeError, ValidationError) as error:
+        raise Failure(
+            f"gs://{bucket.bucket_name}/{ENTRY_MANIFEST_PATH} is unreadable ({error}); delete it to rebuild every entry"
+        ) from error
+
+
+def write_entry_manifest(bucket: GcsBucketManager, manifest: EntryManifest, if_generation_match: int) -> int:
+    """Only over the generation read at the start of the run: a concurrent run is detected, not overwritten."""
+    return bucket.write(
+        ENTRY_MANIFEST_PATH, to_json_bytes(manifest.model_dump(mode="json")), if_generation_match=if_generation_match
+    )
+
+
+def read_json_document(bucket: GcsBucketManager, path: str) -> tuple[bytes | None, dict | None, int]:
+    """(raw bytes, parsed document, generation); (None, None, 0) when absent. Unparsable is a failure:
+    a build must never start from a file it cannot read as if it were empty."""
+    stored = bucket.read(path)
+    if stored is None:
+        return None, None, 0
+    raw, generation = stored
+    try:
+        return raw, json.loads(raw), generation
+    except json.JSONDecodeError as error:
+        raise Failure(
+            f"gs://{bucket.bucket_name}/{path} is not valid JSON ({error}); refusing to build on it"
+        ) from error
+
+
+def read_registry_inputs(bucket: GcsBucketManager, registry: str) -> tuple[RegistryInputs, int]:
+    _, document, generation = read_json_document(bucket, registry_inputs_path(registry))
+    return (RegistryInputs.model_validate(document) if document else RegistryInputs()), generation
+
+
+def write_registry_inputs(
+    bucket: GcsBucketManager, registry: str, inputs: RegistryInputs, if_generation_match: int
+) -> int:
+    return bucket.write(
+        registry_inputs_path(registry),
+        to_json_bytes(inputs.model_dump(mode="json")),
+        if_generation_match=if_generation_match,
+    )
+
+
+def write_registry_diff(bucket: GcsBucketManager, registry: str, diff: dict) -> int:
+    return bucket.write(registry_diff_path(registry), to_json_bytes(diff))
+
+
+def read_registry_diff(bucket: GcsBucketManager, registry: str) -> bytes | None:
+    stored = bucket.read(registry_diff_path(registry))
+    return stored[0] if stored else None
