@@ -162,6 +162,7 @@ def scenario_floor(args: dict) -> dict:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
+    Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
     try:
         from yaml import CSafeLoader as Loader
     except ImportError:  # pragma: no cover
@@ -244,6 +245,7 @@ def _run_generate_registry(profile_path: str | None, request=None) -> dict:
         seconds = time.perf_counter() - started
         if profiler:
             profiler.disable()
+            assert profile_path  # a profiler exists only when a path was given
             profiler.dump_stats(profile_path)
         sampler.stop()
         steps, step_peak_rss_mb, step_started = {}, {}, {}
@@ -254,7 +256,7 @@ def _run_generate_registry(profile_path: str | None, request=None) -> dict:
             if event.event_type_value == "STEP_START":
                 step_started[event.step_key] = record.timestamp
             if event.event_type_value == "STEP_SUCCESS":
-                steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 3)
+                steps[event.step_key] = round(event.step_success_data.duration_ms / 1000, 3)
             if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in step_started:
                 step_peak_rss_mb[event.step_key] = sampler.peak_between(step_started[event.step_key], record.timestamp)
         failed = [event.message for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
@@ -303,9 +305,10 @@ def scenario_sensor_run(args: dict) -> dict:
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         with build_sensor_context(cursor=primed, resources=resources, instance=instance, definitions=defn) as context:
             ticked = sensor_module.generate_registry_on_new_latest_metadata_file_blobs.evaluate_tick(context)
-    if len(ticked.run_requests or []) != 1:
+    run_requests = ticked.run_requests or []
+    if len(run_requests) != 1:
         raise RuntimeError(f"the sensor did not request one run after the upload: {ticked.skip_message}")
-    request = ticked.run_requests[0]
+    request = run_requests[0]
     named = request.run_config.get("ops", {}).get("metadata_definitions", {}).get("config", {}).get("changed_files")
     return {**_run_generate_registry(None, request), "named_files": named}
 
@@ -344,11 +347,14 @@ def scenario_sensor(args: dict) -> dict:
     # all its properties, in one page since it honours any page size).
     import requests
 
+    params: dict[str, str | int] = {
+        "prefix": "metadata/",
+        "maxResults": 100_000,
+        "fields": "items(name,generation),nextPageToken",
+    }
     started = time.perf_counter()
     response = requests.get(
-        f"{args['emulator_url']}/storage/v1/b/{args['metadata_bucket']}/o",
-        params={"prefix": "metadata/", "maxResults": 100_000, "fields": "items(name,generation),nextPageToken"},
-        timeout=120,
+        f"{args['emulator_url']}/storage/v1/b/{args['metadata_bucket']}/o", params=params, timeout=120
     )
     response.raise_for_status()
     listed = sum(1 for item in response.json().get("items", []) if item["name"].endswith("/metadata.yaml"))
@@ -486,11 +492,11 @@ def machine_info() -> dict:
         "cpu_count": os.cpu_count(),
     }
     try:
-        info["cpu_model"] = next(
-            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
-        )
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
         info["memory_gib"] = round(
-            int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) / 1024**2, 1
+            int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal"))) / 1024**2, 1
         )
     except (OSError, StopIteration):
         pass
@@ -509,8 +515,8 @@ def machine_info() -> dict:
 
 
 def median(values: list[float | None]) -> float | None:
-    values = [value for value in values if value is not None]
-    return statistics.median(values) if values else None
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
 
 
 def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) -> dict:
@@ -555,13 +561,13 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         # An extra, unrecorded cold build under cProfile (the profiler slows it down).
         reset_to_cold(metadata)
         profile = RESULTS_DIR / f"profile-cold-{size}.pstats"
-        result, wall, peak = run_scenario({**common, "scenario": "build", "profile": str(profile)}, env)
+        profiled, wall, peak = run_scenario({**common, "scenario": "build", "profile": str(profile)}, env)
         stream = io.StringIO()
         stats = pstats.Stats(str(profile), stream=stream)
         stats.sort_stats("cumulative").print_stats(60)
         stats.sort_stats("tottime").print_stats(40)
         profile.with_suffix(".txt").write_text(stream.getvalue())
-        log(f"  profiled cold build: {result['seconds']:.1f}s under cProfile; {profile.relative_to(ROOT)} (+ .txt)")
+        log(f"  profiled cold build: {profiled['seconds']:.1f}s under cProfile; {profile.relative_to(ROOT)} (+ .txt)")
 
     if not options.skip_cli:
         reset_to_cold(metadata)
@@ -574,7 +580,7 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
             "-j",
             "generate_registry",
         ]
-        result, wall, peak = run_child(command, env)
+        _, wall, peak = run_child(command, env)
         record("cold_cli", {"seconds": wall}, wall, peak)
     else:
         reset_to_cold(metadata)
@@ -615,7 +621,7 @@ def summarise(runs: dict) -> dict:
         return median([run.get(key) for run in runs.get(name, [])])
 
     floor = pick("floor")
-    summary = {
+    summary: dict[str, Any] = {
         "floor_s": floor,
         "cold_in_process_s": pick("cold_in_process"),
         "cold_cli_s": pick("cold_cli"),
@@ -714,7 +720,8 @@ def main(argv: list[str]) -> int:
         spec_bytes = sum(len(data) for data in sample.spec_objects.values())
         log(
             f"generated {largest} connectors x {VERSIONS} versions in {time.perf_counter() - started:.1f}s: "
-            f"{len(sample.metadata_files())} metadata files, {len(sample.spec_objects)} specs ({spec_bytes / 1e6:.0f} MB)"
+            f"{len(sample.metadata_files())} metadata files, {len(sample.spec_objects)} specs "
+            f"({spec_bytes / 1e6:.0f} MB)"
         )
         ensure_buckets(config.url, [SPEC_BUCKET])
         started = time.perf_counter()

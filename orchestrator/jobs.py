@@ -12,14 +12,18 @@ registry_entry_selection = AssetSelection.groups("metadata", "registry_entry")
 generate_registry_entry = define_asset_job(
     name="generate_registry_entry",
     selection=registry_entry_selection,
-    description="Writes oss.json / cloud.json for metadata files that are new or changed since they were last processed.",
+    description=(
+        "Writes oss.json / cloud.json for metadata files that are new or changed since they were last processed."
+    ),
     tags={**REGISTRY_WRITER_TAG, "orchestrator/job": "generate_registry_entry"},
 )
 
 generate_registry = define_asset_job(
     name="generate_registry",
     selection=registry_entry_selection | AssetSelection.groups("registry", "specs_secrets_mask"),
-    description="Brings everything up to date: entries for new or changed metadata, then both registries and the secrets mask.",
+    description=(
+        "Brings everything up to date: entries for new or changed metadata, then both registries and the secrets mask."
+    ),
     tags={**REGISTRY_WRITER_TAG, "orchestrator/job": "generate_registry"},
 )
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from dagster import AssetsDefinition
 
 
 def make_data(name: str = "source-example", connector_type: str = "source", tag: str = "1.2.3", **fields: Any) -> dict:
@@ -107,6 +111,16 @@ def tick(sensor, resources, instance, cursor=None):
         result = sensor(context)
     skip = result.skip_reason.skip_message if result.skip_reason else None
     return list(result.run_requests or []), skip, result.cursor
+
+
+def module_assets(module: ModuleType, group_name: str | None = None) -> list[AssetsDefinition]:
+    """load_assets_from_modules for a module of @asset functions, as the list `materialize` takes."""
+    from dagster import AssetsDefinition, load_assets_from_modules
+
+    loaded = load_assets_from_modules([module], group_name=group_name)
+    assets = [item for item in loaded if isinstance(item, AssetsDefinition)]
+    assert len(assets) == len(loaded), f"{module.__name__} holds more than @asset definitions"
+    return assets
 
 
 def code_location():

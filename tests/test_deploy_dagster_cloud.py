@@ -103,6 +103,7 @@ def test_location_names_the_package_and_the_runtime_variables():
     parsed = load_dagster_cloud_yaml(CLOUD_YAML.read_text())
     [location] = parsed.locations
     assert location.location_name == LOCATION_NAME
+    assert location.code_source is not None and location.container_context is not None
     assert location.code_source.module_name == "orchestrator.definitions"
     k8s = location.container_context["k8s"]
     assert set(k8s["env_vars"]) == {

@@ -452,7 +452,10 @@ def _executor_of_generate_registry(value: str | None) -> subprocess.CompletedPro
     env = {key: val for key, val in os.environ.items() if key != "DAGSTER_EXECUTOR"}
     if value is not None:
         env["DAGSTER_EXECUTOR"] = value
-    code = "from orchestrator.definitions import defs; print(defs().resolve_job_def('generate_registry').executor_def.name)"
+    code = (
+        "from orchestrator.definitions import defs; "
+        "print(defs().resolve_job_def('generate_registry').executor_def.name)"
+    )
     return subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
     )

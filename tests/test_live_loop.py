@@ -135,7 +135,9 @@ def test_upload_reaches_the_published_registry(tmp_path):
         assert registry_tags(metadata).get(CONNECTOR) == "1.0.0"
 
         # A new version, with its spec in the spec cache, uploaded with the real command.
-        latest = yaml.safe_load(metadata.read(f"metadata/{CONNECTOR}/latest/metadata.yaml")[0])
+        latest_file = metadata.read(f"metadata/{CONNECTOR}/latest/metadata.yaml")
+        assert latest_file is not None
+        latest = yaml.safe_load(latest_file[0])
         latest["data"]["dockerImageTag"] = NEW_TAG
         folder = tmp_path / "upload" / "source-ftp"
         folder.mkdir(parents=True)
@@ -143,7 +145,9 @@ def test_upload_reaches_the_published_registry(tmp_path):
         icon = metadata.read(f"metadata/{CONNECTOR}/latest/icon.svg")
         if icon is not None:
             (folder / "icon.svg").write_bytes(icon[0])
-        specs.write(f"specs/{CONNECTOR}/{NEW_TAG}/spec.json", specs.read(f"specs/{CONNECTOR}/1.0.0/spec.json")[0])
+        spec_file = specs.read(f"specs/{CONNECTOR}/1.0.0/spec.json")
+        assert spec_file is not None
+        specs.write(f"specs/{CONNECTOR}/{NEW_TAG}/spec.json", spec_file[0])
         upload = subprocess.run(
             [
                 sys.executable,
@@ -171,7 +175,8 @@ def test_upload_reaches_the_published_registry(tmp_path):
         )
         seconds = time.monotonic() - uploaded_at
         print(
-            f"upload -> published oss_registry.json: {seconds:.1f} s (sensor interval {interval} s; goal p95 <= 45 s at 30 s)"
+            f"upload -> published oss_registry.json: {seconds:.1f} s "
+            f"(sensor interval {interval} s; goal p95 <= 45 s at 30 s)"
         )
 
         # The registry sensor turned the published registries into the report, on its own as well.

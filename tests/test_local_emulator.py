@@ -54,6 +54,7 @@ def manager(config: EmulatorConfig, bucket: str) -> GcsBucketManager:
 def test_start_is_idempotent_and_stop_ends_the_process(config):
     status = start_emulator(config)
     assert status.started and status.running
+    assert status.pid is not None
     assert emulator.is_answering(config.url)
     assert config.pid_file.read_text().strip() == str(status.pid)
     assert config.log_file.exists() and config.data_dir.is_dir()
@@ -78,7 +79,9 @@ def test_data_survives_a_restart(config):
     stop_emulator(config)
     status = start_emulator(config)
     assert status.started and status.pid != first_pid
-    assert manager(config, "survivor").read("metadata/airbyte/source-a/1.0.0/metadata.yaml")[0] == b"kept"
+    kept = manager(config, "survivor").read("metadata/airbyte/source-a/1.0.0/metadata.yaml")
+    assert kept is not None
+    assert kept[0] == b"kept"
     assert ensure_buckets(config.url, ["survivor"]) == []  # already there after the restart
 
 
@@ -97,6 +100,7 @@ def test_pid_file_naming_an_unrelated_process_is_never_signalled(config):
     config.pid_file.write_text(f"{os.getpid()}\n")  # this very test process
     status = start_emulator(config)
     assert status.started and status.pid != os.getpid()
+    assert status.pid is not None
     config.pid_file.write_text(f"{os.getpid()}\n")
     assert stop_emulator(config) == [status.pid]  # found by its data directory, not by the bad pid file
     assert not process_alive(status.pid)
@@ -104,6 +108,7 @@ def test_pid_file_naming_an_unrelated_process_is_never_signalled(config):
 
 def test_one_emulator_per_data_directory(config):
     status = start_emulator(config)
+    assert status.pid is not None
     config.pid_file.unlink()  # a lost pid file must not lead to a second server
     again = start_emulator(config)
     assert not again.started and again.pid == status.pid
@@ -234,7 +239,9 @@ def test_cli_run_loads_the_sample_and_publishes_registries(config, cli_env, caps
     for registry in ("oss", "cloud"):
         path = f"registries/v0/{registry}_registry.json"
         assert f"gs://local-metadata/{path}" in output
-        published = json.loads(bucket.read(path)[0])
+        stored = bucket.read(path)
+        assert stored is not None
+        published = json.loads(stored[0])
         enabled = [c for c in sample.connectors if (c.oss_enabled if registry == "oss" else c.cloud_enabled)]
         sources = sum(c.connector_type == "source" for c in enabled)
         destinations = len(enabled) - sources
@@ -260,13 +267,14 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
         "SPEC_CACHE_BUCKET": "dev-specs",
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
-    log = open(tmp_path / "dev.log", "wb")
-    dev = subprocess.Popen(
-        [str(script), "--state-dir", str(config.state_dir), "dev", "--port", str(ui_port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The child writes to its own copy of the descriptor: the parent's handle can close once it has started.
+    with open(tmp_path / "dev.log", "wb") as log:
+        dev = subprocess.Popen(
+            [str(script), "--state-dir", str(config.state_dir), "dev", "--port", str(ui_port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     dagster_group: list[int] = []
     try:
         deadline = time.monotonic() + 180
@@ -303,4 +311,3 @@ def test_cli_dev_stops_dagster_and_the_emulator_on_sigterm(config, tmp_path):
         for group in dagster_group:  # only on failure: the command should have stopped it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
-        log.close()

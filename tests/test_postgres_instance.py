@@ -110,7 +110,8 @@ class PostgresServer:
         )
         if result.returncode != 0:
             raise RuntimeError(
-                f"{Path(args[0]).name} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{self.server_log()}"
+                f"{Path(args[0]).name} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{self.server_log()}"
             )
         return result
 
@@ -528,15 +529,13 @@ def _load_sample_bucket(gcs_env: dict) -> int:
     try:
         from orchestrator.local.sample import generate_sample
     except ImportError:
-        generate_sample = None
-    if generate_sample is not None:
-        sample = generate_sample(connectors=4, versions=2, seed=11)
-        for path, data in sample.metadata_objects.items():
-            gcs_env["metadata"].write(path, data)
-        for path, data in sample.spec_objects.items():
-            gcs_env["specs"].write(path, data)
-        return len(sample.connectors)
-    return _load_minimal_bucket(gcs_env)
+        return _load_minimal_bucket(gcs_env)
+    sample = generate_sample(connectors=4, versions=2, seed=11)
+    for path, data in sample.metadata_objects.items():
+        gcs_env["metadata"].write(path, data)
+    for path, data in sample.spec_objects.items():
+        gcs_env["specs"].write(path, data)
+    return len(sample.connectors)
 
 
 def _load_minimal_bucket(gcs_env: dict) -> int:

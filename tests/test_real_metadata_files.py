@@ -36,10 +36,11 @@ def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
         result = validate_metadata_bytes(path.read_bytes(), str(path))
         if not result.ok:
             continue
+        assert result.document is not None  # a valid file was parsed into a mapping
         data = result.document["data"]
-        specs = {}
+        specs: dict[tuple[str, str, str], dict] = {}
 
-        def lookup(repository, tag, registry):
+        def lookup(repository, tag, registry, specs=specs):
             # Every image gets its own spec, and cloud a distinct one: the entry must take the right one.
             spec = make_spec(secret=f"{registry}_{repository.split('/')[-1]}_{tag}".replace("-", "_").replace(".", "_"))
             specs[(repository, tag, registry)] = spec
@@ -51,6 +52,7 @@ def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
             if override.get("enabled") is not True:
                 assert entry is None
                 continue
+            assert entry is not None
             checked += 1
             applied = {key: value for key, value in override.items() if key != "enabled" and value is not None}
             kind = data["connectorType"]
@@ -91,9 +93,12 @@ def test_entries_of_every_valid_real_file_follow_the_rules(shared_data):
 
 def test_release_candidate_with_registry_tags(shared_data):
     path = shared_data / "connectors" / "source-postgres" / "metadata.yaml"
-    data = validate_metadata_bytes(path.read_bytes(), str(path)).document["data"]
+    document = validate_metadata_bytes(path.read_bytes(), str(path)).document
+    assert document is not None
+    data = document["data"]
     entry = metadata_to_registry_entry(
         data, "cloud", None, lambda repository, tag, registry: {"connectionSpecification": {"title": tag}}
     )
+    assert entry is not None
     assert entry["dockerImageTag"] == "3.7.0" and entry["spec"]["connectionSpecification"]["title"] == "3.7.0"
     assert "iconUrl" not in entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 
 from orchestrator.logic.registry import (
     SAFETY_CHECKS,
@@ -18,9 +19,11 @@ from tests.builders import make_data, make_spec
 
 
 def entry(name: str, tag: str = "1.0.0", connector_type: str = "source", **fields) -> dict:
-    return metadata_to_registry_entry(
+    built = metadata_to_registry_entry(
         make_data(name, connector_type=connector_type, tag=tag, **fields), "oss", None, lambda *_: make_spec()
     )
+    assert built is not None
+    return built
 
 
 def registry_of(*entries: dict) -> dict:
@@ -28,7 +31,7 @@ def registry_of(*entries: dict) -> dict:
 
 
 def facts(
-    registry: dict, previous: dict | None = None, disabled: set[str] = frozenset(), share: float = 0.05
+    registry: dict, previous: dict | None = None, disabled: Iterable[str] = frozenset(), share: float = 0.05
 ) -> StagedFacts:
     return StagedFacts(
         "oss",

@@ -239,9 +239,11 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
     # ... then another writer publishes first: this run must fail, not overwrite the newer file.
     newer = gcs_env["metadata"].read("registries/v0/oss_registry.json")[0].replace(b"1.2.3", b"1.2.4")
     gcs_env["metadata"].write("registries/v0/oss_registry.json", newer)
-    with build_resources(resources) as bound:
-        with pytest.raises(ConcurrentWriteError, match="changed since this run read it"):
-            publish_registry(staged, bound.gcs_bucket_manager, bound.registry_publish_policy)
+    with (
+        build_resources(resources) as bound,
+        pytest.raises(ConcurrentWriteError, match="changed since this run read it"),
+    ):
+        publish_registry(staged, bound.gcs_bucket_manager, bound.registry_publish_policy)
     assert gcs_env["metadata"].read("registries/v0/oss_registry.json")[0] == newer
 
 
@@ -257,12 +259,14 @@ def test_entries_step_refuses_a_manifest_that_changed_since_the_run_compared_wit
     stale = MetadataEntries(
         valid=[], invalid=[], deleted=[], manifest_generation=manifest_before[1] - 1, full_scan=True
     )
-    with build_resources(resources) as bound:
-        with pytest.raises(ConcurrentWriteError, match="another run got there first"):
-            registry_entry(
-                build_asset_context(),
-                metadata_entry=stale,
-                gcs_bucket_manager=bound.gcs_bucket_manager,
-                spec_cache=bound.spec_cache,
-            )
+    with (
+        build_resources(resources) as bound,
+        pytest.raises(ConcurrentWriteError, match="another run got there first"),
+    ):
+        registry_entry(
+            build_asset_context(),
+            metadata_entry=stale,
+            gcs_bucket_manager=bound.gcs_bucket_manager,
+            spec_cache=bound.spec_cache,
+        )
     assert gcs_env["metadata"].read(ENTRY_MANIFEST_PATH) == manifest_before

@@ -6,12 +6,13 @@ from html import escape as html_escape
 
 import dagster
 import pytest
-from dagster import load_assets_from_modules, materialize
+from dagster import materialize
 
 from orchestrator.assets import registry_report
+from tests.builders import module_assets
 from tests.report_samples import FAKER, OSS_DIFF, cloud_registry, oss_registry, to_bytes
 
-REPORT_ASSETS = load_assets_from_modules([registry_report], group_name="registry_reports")
+REPORT_ASSETS = module_assets(registry_report, group_name="registry_reports")
 HTML_PATH = "generated_reports/connector_registry_report.html"
 JSON_PATH = "generated_reports/connector_registry_report.json"
 
@@ -33,6 +34,16 @@ def publish(bound, oss=True, cloud=True):
         bound.registry_directory_manager.write("oss_registry.json", to_bytes(oss_registry()))
     if cloud:
         bound.registry_directory_manager.write("cloud_registry.json", to_bytes(cloud_registry()))
+
+
+def step_failure_messages(result) -> dict[str, str]:
+    """The error message of each failed step, by step key."""
+    messages = {}
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        assert error is not None, event
+        messages[event.step_key] = error.message
+    return messages
 
 
 def materialization_metadata(result, asset_name):
@@ -116,7 +127,7 @@ def test_missing_registry_fails_naming_the_file(resources, bound, gcs_env):
     result = materialize(REPORT_ASSETS, resources=resources, raise_on_error=False)
     assert not result.success
 
-    failures = {event.step_key: event.step_failure_data.error.message for event in result.get_step_failure_events()}
+    failures = step_failure_messages(result)
     assert set(failures) == {"cloud_sources_dataframe", "cloud_destinations_dataframe"}
     for message in failures.values():
         assert "registries/v0/cloud_registry.json does not exist" in message
@@ -130,7 +141,7 @@ def test_unparsable_registry_fails_naming_the_file(resources, bound):
     bound.registry_directory_manager.write("oss_registry.json", b"{truncated")
 
     result = materialize(REPORT_ASSETS, resources=resources, raise_on_error=False)
-    failures = {event.step_key: event.step_failure_data.error.message for event in result.get_step_failure_events()}
+    failures = step_failure_messages(result)
     assert set(failures) == {"oss_sources_dataframe", "oss_destinations_dataframe"}
     assert all(
         "registries/v0/oss_registry.json" in message and "not valid JSON" in message for message in failures.values()

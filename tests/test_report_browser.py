@@ -6,9 +6,10 @@ from pathlib import Path
 
 import dagster
 import pytest
-from dagster import load_assets_from_modules, materialize
+from dagster import materialize
 
 from orchestrator.assets import registry_report
+from tests.builders import module_assets
 from tests.report_samples import OSS_DIFF, cloud_registry, oss_registry, to_bytes, with_hostile_source
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,7 +48,7 @@ def report_file(resources, tmp_path) -> Path:
         bound.registry_directory_manager.write("cloud_registry.json", to_bytes(cloud_registry()))
         bound.gcs_bucket_manager.write("orchestrator_state/oss_registry_diff.json", to_bytes(OSS_DIFF))
 
-        result = materialize(load_assets_from_modules([registry_report]), resources=resources)
+        result = materialize(module_assets(registry_report), resources=resources)
         assert result.success
         html = bound.gcs_bucket_manager.read("generated_reports/connector_registry_report.html")
     assert html is not None
@@ -60,20 +61,29 @@ def report_file(resources, tmp_path) -> Path:
 def page(report_file):
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip(
-            f"{CHROMIUM} is not installed and could not be (run `bash scripts/ensure_system_deps.sh`, which apt-installs it)"
+            f"{CHROMIUM} is not installed and could not be "
+            "(run `bash scripts/ensure_system_deps.sh`, which apt-installs it)"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import ConsoleMessage, Dialog, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.problems = []
-            page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
-            page.on("dialog", lambda dialog: (page.problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-            page.on(
-                "console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}")
-            )
+            problems: list[str] = []
+
+            def on_dialog(dialog: Dialog) -> None:
+                problems.append(f"dialog: {dialog.message}")
+                dialog.dismiss()
+
+            def on_console(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    problems.append(f"console: {message.text}")
+
+            vars(page)["problems"] = problems  # the tests read page.problems; Page declares no such attribute
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on("dialog", on_dialog)
+            page.on("console", on_console)
             page.goto(report_file.as_uri())
             page.wait_for_load_state("load")
             yield page

@@ -150,7 +150,9 @@ def test_links():
         == "https://github.com/airbytehq/airbyte/issues?q=is%3Aopen+is%3Aissue+label%3Asource-faker"
     )
     assert issues_url(None) is None
-    assert source_code_url("airbyte/source-faker").endswith("/airbyte-integrations/connectors/source-faker")
+    faker_source = source_code_url("airbyte/source-faker")
+    assert faker_source is not None
+    assert faker_source.endswith("/airbyte-integrations/connectors/source-faker")
     assert source_code_url(None) is None
     assert safe_url("https://docs.airbyte.com/x") == "https://docs.airbyte.com/x"
     assert (

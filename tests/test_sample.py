@@ -22,6 +22,13 @@ def _data(raw: bytes) -> dict:
     return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["data"]
 
 
+def _overrides(data: dict) -> dict:
+    """The sample writes one of the two override blocks in every file."""
+    overrides = data.get("registryOverrides") or data.get("registries")
+    assert overrides is not None, data
+    return overrides
+
+
 def _secret_paths(schema, path=()) -> list[tuple]:
     """Every (path to a property) marked airbyte_secret, descending through oneOf/items/properties."""
     found = []
@@ -114,7 +121,7 @@ def test_sample_shows_the_realistic_variety(sample):
     assert len({d["connectorSubtype"] for d in documents}) >= 4
     assert {d["supportLevel"] for d in documents} >= {"community", "certified"}
     assert any("registryOverrides" in d for d in documents) and any("registries" in d for d in documents)
-    overrides = [d.get("registryOverrides") or d.get("registries") for d in documents]
+    overrides = [_overrides(d) for d in documents]
     assert any(o["cloud"]["enabled"] is False for o in overrides)
     assert any(o["cloud"].get("dockerRepository", "").endswith("-strict-encrypt") for o in overrides)
     assert any(is_release_candidate(d["dockerImageTag"]) for d in documents)
@@ -136,7 +143,7 @@ def test_sample_shows_the_realistic_variety(sample):
 def test_every_image_a_registry_entry_references_has_a_cached_spec(sample):
     for path, raw in sample.metadata_files().items():
         data = _data(raw)
-        overrides = data.get("registryOverrides") or data.get("registries")
+        overrides = _overrides(data)
         for registry in ("oss", "cloud"):
             override = overrides.get(registry) or {}
             if not override.get("enabled"):

@@ -88,6 +88,13 @@ def acknowledged_after_success(resources, instance, cursor):
     return cursor
 
 
+def pending_changes(cursor: str | None) -> dict[str, int | None]:
+    """The changes named by the cursor's pending request, which it must have."""
+    pending = decode_cursor(cursor).pending
+    assert pending is not None
+    return pending.changes
+
+
 # ---------------------------------------------------------------------------------------------
 # Metadata sensor, against the emulator
 
@@ -159,7 +166,7 @@ def test_rewrite_of_the_most_recent_key_is_not_missed(gcs_env, resources, instan
     gcs_env["metadata"].write(newest.name, data)
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     assert skip is None and len(requests) == 1
-    assert decode_cursor(cursor).pending.changes == {newest.name: gcs_env["metadata"].generation_of(newest.name)}
+    assert pending_changes(cursor) == {newest.name: gcs_env["metadata"].generation_of(newest.name)}
 
     # and again: the key the cursor now points at, rewritten once more after the run succeeded
     record_run(instance, requests[0].run_key)
@@ -178,7 +185,7 @@ def test_deleted_file_requests_a_run(gcs_env, resources, instance):
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     assert skip is None and len(requests) == 1
     assert requests[0].tags["orchestrator/changed_files"] == "0 new, 0 changed, 1 deleted"
-    assert decode_cursor(cursor).pending.changes == {gone: None}
+    assert pending_changes(cursor) == {gone: None}
 
     record_run(instance, requests[0].run_key)
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
@@ -269,6 +276,7 @@ def test_pure_tick_function_and_cursor_size():
     changed = listing[:-1] + [(listing[-1][0], listing[-1][1] + 7)]
     first, cursor = evaluate_metadata_tick(changed, cursor, lookup)
     again, cursor_again = evaluate_metadata_tick(changed, cursor, lambda _key: None)
+    assert isinstance(first, RunRequest) and isinstance(again, RunRequest)
     assert again.run_key == first.run_key and cursor_again == cursor
 
 
@@ -279,6 +287,7 @@ def test_deleted_then_recreated_then_deleted_gets_distinct_run_keys():
     cursor = None
     for listing in ([(name, 1)], [], [(name, 2)], []):
         outcome, cursor = evaluate_metadata_tick(listing, cursor, ok)
+        assert isinstance(outcome, RunRequest)
         keys.append(outcome.run_key)
     assert len(set(keys)) == 4
 

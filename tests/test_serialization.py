@@ -1,16 +1,18 @@
-"""to_json_bytes (orjson) writes exactly json.dumps(sort_keys=True, indent=2, ensure_ascii=False) for registry documents."""
+"""to_json_bytes (orjson) writes exactly json.dumps(sort_keys=True, indent=2, ensure_ascii=False)
+for registry documents."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import pytest
 
 from orchestrator.local.sample import generate_sample
 from orchestrator.logic.serialization import reference_json_bytes, to_json_bytes
 
-EDGE_CASES = [
+EDGE_CASES: list[Any] = [
     {},
     [],
     "",

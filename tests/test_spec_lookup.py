@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from pydantic import PrivateAttr
+
 from orchestrator.resources.gcs import GcsClient, SpecCache
 from orchestrator.resources.spec_lookup import CachedSpecLookup
 
@@ -12,11 +14,9 @@ from orchestrator.resources.spec_lookup import CachedSpecLookup
 class CountingSpecCache(SpecCache):
     """A SpecCache whose reads come from a dict and are counted."""
 
-    def model_post_init(self, context) -> None:
-        super().model_post_init(context)
-        object.__setattr__(self, "_store", {})
-        object.__setattr__(self, "_counts", {})
-        object.__setattr__(self, "_count_lock", threading.Lock())
+    _store: dict[str, dict] = PrivateAttr(default_factory=dict)
+    _counts: dict[str, int] = PrivateAttr(default_factory=dict)
+    _count_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def read_spec(self, path):
         with self._count_lock:

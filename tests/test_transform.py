@@ -110,8 +110,11 @@ def test_rule8_cloud_spec_preferred_and_missing_spec_is_an_error_naming_the_imag
     )
     cloud_spec = make_spec(secret="cloud_only_secret")
     specs = {("airbyte/source-x", "1.2.3", "oss"): SPEC, ("airbyte/source-x", "1.0.0", "cloud"): cloud_spec}
-    assert metadata_to_registry_entry(data, "oss", None, lookup_with(specs))["spec"] == SPEC
+    oss = metadata_to_registry_entry(data, "oss", None, lookup_with(specs))
+    assert oss is not None
+    assert oss["spec"] == SPEC
     cloud = metadata_to_registry_entry(data, "cloud", None, lookup_with(specs))
+    assert cloud is not None
     assert cloud["spec"] == cloud_spec and cloud["dockerImageTag"] == "1.0.0", "spec of the image after overrides"
     with pytest.raises(RegistryEntryError, match=r"airbyte/source-x:1.2.3"):
         metadata_to_registry_entry(data, "oss", None, lookup_with({}))
@@ -122,6 +125,7 @@ def test_rule9_nulls_left_out_but_spec_kept_as_is_and_schema_checked():
     entry = metadata_to_registry_entry(
         make_data(maxSecondsBetweenMessages=None, protocolVersion=None), "oss", None, lambda *_: spec
     )
+    assert entry is not None
     assert "maxSecondsBetweenMessages" not in entry and "protocolVersion" not in entry
     assert entry["spec"] == spec
     with pytest.raises(RegistryEntryError, match="sourceDefinitionId"):
@@ -141,6 +145,7 @@ def test_whole_chain_output_is_json_with_every_field_carried_through():
 
     data["releaseDate"] = datetime.date(2023, 5, 1)  # as YAML parses an unquoted date
     entry = metadata_to_registry_entry(data, "oss", "https://icon", lambda *_: SPEC)
+    assert entry is not None
     assert entry["releaseDate"] == "2023-05-01"
     assert entry["connectorBuildOptions"] == {"baseImage": "img"} and entry["erdUrl"] == "https://erd"
     assert entry["tombstone"] is False and entry["public"] is True and entry["iconUrl"] == "https://icon"

@@ -15,6 +15,7 @@ def problems_of(data: dict, name: str = "metadata/x/metadata.yaml") -> list[str]
 
 def test_valid_file_passes():
     result = validate_metadata_bytes(to_yaml(make_data()), "m.yaml")
+    assert result.metadata is not None, result.describe()
     assert result.ok and result.metadata.data.name == "Source Example"
 
 

@@ -46,7 +46,10 @@ def _preview(changed: list[MetadataFile], rows: int = 20) -> str:
 
 @asset(
     kinds={"gcs", "yaml"},
-    description="Every metadata file in the bucket; those new or changed since their entries were last built are read and validated.",
+    description=(
+        "Every metadata file in the bucket; "
+        "those new or changed since their entries were last built are read and validated."
+    ),
 )
 def metadata_definitions(
     context: AssetExecutionContext,

@@ -72,8 +72,10 @@ def stage_registry(
     for path, stored in gcs_bucket_manager.read_many(plan.to_download).items():
         if stored is None:
             raise Failure(
-                f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; nothing was published. "
-                f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} to rebuild every entry"
+                f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; "
+                "nothing was published. "
+                f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} "
+                "to rebuild every entry"
             )
         entries_by_path[path], generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
 

@@ -39,7 +39,9 @@ SPEC_LISTING_THRESHOLD = 500
 
 @asset(
     kinds={"gcs"},
-    description="The new or changed valid metadata files, each with the public URL of its icon when one sits beside it.",
+    description=(
+        "The new or changed valid metadata files, each with the public URL of its icon when one sits beside it."
+    ),
 )
 def metadata_entry(
     metadata_definitions: MetadataDefinitions, gcs_bucket_manager: GcsBucketManager
@@ -150,7 +152,10 @@ def _written_urls(result: RegistryEntryResult, gcs_bucket_manager: GcsBucketMana
 
 @asset(
     kinds={"gcs", "json"},
-    description="Writes oss.json / cloud.json beside each new or changed metadata file, deletes them where a registry is disabled.",
+    description=(
+        "Writes oss.json / cloud.json beside each new or changed metadata file, "
+        "deletes them where a registry is disabled."
+    ),
 )
 def registry_entry(
     context: AssetExecutionContext,
@@ -161,9 +166,9 @@ def registry_entry(
     manifest, manifest_generation = read_entry_manifest(gcs_bucket_manager)
     if manifest_generation != metadata_entry.manifest_generation:
         raise ConcurrentWriteError(
-            f"gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} changed since this run compared the metadata files "
-            f"with it (generation {metadata_entry.manifest_generation}, now {manifest_generation}): another run got there first; "
-            "nothing was written"
+            f"gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} changed since this run compared "
+            f"the metadata files with it (generation {metadata_entry.manifest_generation}, now {manifest_generation}): "
+            "another run got there first; nothing was written"
         )
     processed: dict[str, ProcessedMetadataFile] = {}
     for item in metadata_entry.invalid:

@@ -132,7 +132,9 @@ def _merged_output(merged: pd.DataFrame) -> Output[pd.DataFrame]:
 
 @asset(
     kinds={"pandas"},
-    description="Every source of either registry, one row per definition id: where it is published and with which images.",
+    description=(
+        "Every source of either registry, one row per definition id: where it is published and with which images."
+    ),
 )
 def all_sources_dataframe(
     oss_sources_dataframe: pd.DataFrame, cloud_sources_dataframe: pd.DataFrame
@@ -142,7 +144,9 @@ def all_sources_dataframe(
 
 @asset(
     kinds={"pandas"},
-    description="Every destination of either registry, one row per definition id: where it is published and with which images.",
+    description=(
+        "Every destination of either registry, one row per definition id: where it is published and with which images."
+    ),
 )
 def all_destinations_dataframe(
     oss_destinations_dataframe: pd.DataFrame, cloud_destinations_dataframe: pd.DataFrame
@@ -152,7 +156,9 @@ def all_destinations_dataframe(
 
 @asset(
     kinds={"gcs", "html", "json"},
-    description="generated_reports/connector_registry_report.html and .json: counts, last registry changes, every connector.",
+    description=(
+        "generated_reports/connector_registry_report.html and .json: counts, last registry changes, every connector."
+    ),
 )
 def connector_registry_report(
     context: AssetExecutionContext,

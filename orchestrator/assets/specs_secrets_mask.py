@@ -33,7 +33,9 @@ def all_specs_secrets(
 
 @asset(
     kinds={"gcs", "yaml"},
-    description="Writes registries/v0/specs_secrets_mask.yaml (`properties:` sorted list); rewritten only when it changes.",
+    description=(
+        "Writes registries/v0/specs_secrets_mask.yaml (`properties:` sorted list); rewritten only when it changes."
+    ),
 )
 def specs_secrets_mask_yaml(all_specs_secrets: list[str], registry_directory_manager: GcsFileManager) -> Output[str]:
     payload = secrets_mask_yaml(all_specs_secrets)

@@ -90,7 +90,8 @@ def _load_sample(config: emulator.EmulatorConfig, args: argparse.Namespace) -> N
         connectors=args.connectors, versions=args.versions, seed=args.seed, spec_size=args.spec_size
     )
     _say(
-        f"sample: {len(sample.connectors)} connectors x {args.versions} versions (seed {args.seed}, {args.spec_size} specs): "
+        f"sample: {len(sample.connectors)} connectors x {args.versions} versions "
+        f"(seed {args.seed}, {args.spec_size} specs): "
         f"{len(sample.metadata_objects)} metadata-bucket files, {len(sample.spec_objects)} spec-cache files"
     )
     last_step: dict[str, int] = {}
@@ -164,7 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say("registry files:")
     for registry in summary.registries:
         _say(
-            f"  {registry.gs_url}  ({registry.sources} sources, {registry.destinations} destinations)\n    {registry.public_url}"
+            f"  {registry.gs_url}  ({registry.sources} sources, {registry.destinations} destinations)\n"
+            f"    {registry.public_url}"
         )
     if not summary.registries:
         _say("  (none written)")

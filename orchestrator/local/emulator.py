@@ -322,7 +322,8 @@ def start_emulator(config: EmulatorConfig, timeout: float = 20.0) -> EmulatorSta
             _terminate(process.pid, timeout=5.0)
             config.pid_file.unlink(missing_ok=True)
             raise EmulatorError(
-                f"fake-gcs-server did not become ready at {config.url}; last lines of {config.log_file}:\n{_log_tail(config)}"
+                f"fake-gcs-server did not become ready at {config.url}; "
+                f"last lines of {config.log_file}:\n{_log_tail(config)}"
             )
         notes.append(f"started (pid {process.pid}) at {config.url}, data in {config.data_dir}")
         return EmulatorStatus(True, process.pid, config.url, started=True, message="; ".join(notes))

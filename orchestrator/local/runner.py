@@ -41,10 +41,13 @@ def prepare_dagster_home(project_root: Path = PROJECT_ROOT) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     source = project_root / "dagster.yaml"
     target = home / "dagster.yaml"
-    if source.is_file() and source.resolve() != target.resolve():
-        # The default home follows the project's file; a home the user chose keeps its own config.
-        if not target.exists() or (not explicit and target.read_bytes() != source.read_bytes()):
-            shutil.copyfile(source, target)
+    # The default home follows the project's file; a home the user chose keeps its own config.
+    if (
+        source.is_file()
+        and source.resolve() != target.resolve()
+        and (not target.exists() or (not explicit and target.read_bytes() != source.read_bytes()))
+    ):
+        shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -267,7 +267,7 @@ _CATEGORIES = (
     (("destination", "api"), 4),
 )
 # The first connectors are pinned so that even a small sample shows every notable feature.
-_PINNED = (
+_PINNED: tuple[dict[str, Any], ...] = (
     {
         "category": ("source", "api"),
         "support": "certified",
@@ -806,7 +806,8 @@ def _breaking_changes(profile: _Profile, seed: int, tag: str) -> dict:
         if profile.streams and rng.random() < 0.5:
             impacted = sorted(rng.sample(profile.streams, rng.randint(1, min(3, len(profile.streams)))))
             entry: dict[str, Any] = {
-                "message": f"The primary key of {', '.join(impacted)} changes; reset {'this stream' if len(impacted) == 1 else 'these streams'} after upgrading.",
+                "message": f"The primary key of {', '.join(impacted)} changes; "
+                f"reset {'this stream' if len(impacted) == 1 else 'these streams'} after upgrading.",
                 "scopedImpact": [{"scopeType": "stream", "impactedScopes": impacted}],
             }
         else:

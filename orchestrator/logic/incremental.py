@@ -19,8 +19,12 @@ from orchestrator.models.state import (
 
 
 class ListedObject(Protocol):
-    name: str
-    generation: int
+    # Read-only: a listing's frozen BlobInfo satisfies it.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def generation(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,10 @@ def diff_registries(previous_connectors: Sequence[dict], connectors: Sequence[di
 
 def diff_markdown(diff: dict) -> str:
     lines = [
-        f"**{diff['registry']} registry**: {len(diff['added'])} added, {len(diff['removed'])} removed, {len(diff['changed'])} version changes",
+        (
+            f"**{diff['registry']} registry**: {len(diff['added'])} added, {len(diff['removed'])} removed, "
+            f"{len(diff['changed'])} version changes"
+        ),
         "",
     ]
     if not (diff["added"] or diff["removed"] or diff["changed"]):
@@ -170,7 +173,7 @@ def check_no_duplicate_definition_ids(facts: StagedFacts) -> SafetyCheck:
     """No definition id appears twice among sources or destinations."""
     duplicates = duplicate_definition_ids(facts.connectors)
     description = "; ".join(duplicates) or "every definition id appears once"
-    metadata = {"connectors": len(facts.connectors), "duplicates": len(duplicates)}
+    metadata: dict[str, int | float] = {"connectors": len(facts.connectors), "duplicates": len(duplicates)}
     return SafetyCheck("no_duplicate_definition_ids", not duplicates, description, metadata)
 
 
@@ -189,8 +192,9 @@ def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
         text = "no connector left the registry without its metadata disabling it"
     else:
         text = (
-            f"{len(drops.unexplained)} of {drops.previous_count} connectors ({drops.unexplained_share:.1%}) would leave the "
-            f"{facts.registry_name} registry without their metadata disabling it (limit {limit:.0%}): {drops.describe(drops.unexplained)}"
+            f"{len(drops.unexplained)} of {drops.previous_count} connectors ({drops.unexplained_share:.1%}) "
+            f"would leave the {facts.registry_name} registry without their metadata disabling it (limit {limit:.0%}): "
+            f"{drops.describe(drops.unexplained)}"
         )
     if drops.explained:
         text += f"; disabled by their metadata: {drops.describe(drops.explained)}"

@@ -106,7 +106,7 @@ def issues_url(github_issue_label: str | None) -> str | None:
 
 def source_code_url(docker_repository: str | None) -> str | None:
     """The connector's folder in the monorepo, named after the image (`airbyte/source-faker` -> `source-faker`)."""
-    if _blank(docker_repository):
+    if docker_repository is None or _blank(docker_repository):
         return None
     folder = docker_repository.rstrip("/").rsplit("/", 1)[-1]
     return f"{GITHUB_REPOSITORY_URL}/tree/master/{CONNECTORS_SOURCE_FOLDER}/{quote(folder)}"
@@ -255,7 +255,12 @@ def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
 
     `status` is `missing` (no diff recorded yet), `unreadable` (with `error`) or `recorded`. An
     unreadable diff file must not stop the report: it is shown as such instead."""
-    view = {"registry": registry_name, "status": "missing", "error": None, **{kind: [] for kind in DIFF_KINDS}}
+    view: dict[str, Any] = {
+        "registry": registry_name,
+        "status": "missing",
+        "error": None,
+        **{kind: [] for kind in DIFF_KINDS},
+    }
     if data is None:
         return view
     try:
@@ -276,7 +281,7 @@ def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
 
 def _diff_item(item: dict) -> dict:
     """Every field the report shows is present (None when the writer left it out), plus `image`."""
-    shown = {key: None for key in DIFF_ITEM_FIELDS}
+    shown: dict[str, Any] = {key: None for key in DIFF_ITEM_FIELDS}
     shown.update({key: plain_value(value) for key, value in item.items()})
     shown["image"] = docker_image(shown["dockerRepository"], shown["dockerImageTag"])
     return shown

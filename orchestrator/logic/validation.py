@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from orchestrator.logic.versions import PLAIN_VERSION, parse_version
 from orchestrator.models.metadata import ConnectorMetadataDefinitionV0
 
+YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # the C loader is several times faster on large buckets
     from yaml import CSafeLoader as YamlLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built

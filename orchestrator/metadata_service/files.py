@@ -87,7 +87,8 @@ def destination_problems(
             ValidationProblem(
                 file_label,
                 "data.dockerRepository",
-                f"{repository!r} is not a docker repository name, so {metadata_folder(repository, tag)}/ would not be its own folder",
+                f"{repository!r} is not a docker repository name, "
+                f"so {metadata_folder(repository, tag)}/ would not be its own folder",
             )
         )
     if tag == LATEST_FOLDER or "/" in tag or not SEMVER.match(tag):
@@ -129,7 +130,8 @@ def destination_problems(
                     ValidationProblem(
                         file_label,
                         "data.dockerRepository",
-                        f"the file sits in {METADATA_FOLDER}/{local_repository}/ but its dockerRepository is {repository}",
+                        f"the file sits in {METADATA_FOLDER}/{local_repository}/ "
+                        f"but its dockerRepository is {repository}",
                     )
                 )
     return problems

@@ -147,7 +147,9 @@ def upload_metadata(
     validation = validate_metadata_bytes(raw, label)
     if not validation.ok:
         return UploadResult(problems=list(validation.problems))
-    data = validation.document["data"]
+    document = validation.document
+    assert document is not None  # a valid file was parsed into a mapping
+    data = document["data"]
     problems = destination_problems(
         label, metadata_file, data["dockerRepository"], str(data["dockerImageTag"]), expected_destination
     )

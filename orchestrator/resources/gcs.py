@@ -139,7 +139,10 @@ class GcsClient(ConfigurableResource):
     def public_url(self, bucket_name: str, path: str) -> str:
         if self.emulator_host:
             # The emulator serves path-style URLs only for its configured public host; this form always works.
-            return f"{self.emulator_host.rstrip('/')}/download/storage/v1/b/{bucket_name}/o/{quote(path, safe='')}?alt=media"
+            return (
+                f"{self.emulator_host.rstrip('/')}/download/storage/v1/b/{bucket_name}/o/"
+                f"{quote(path, safe='')}?alt=media"
+            )
         return f"https://storage.googleapis.com/{bucket_name}/{quote(path)}"
 
 
@@ -217,7 +220,8 @@ class GcsBucketManager(ConfigurableResource):
             )
         except gcs_errors.PreconditionFailed as error:
             raise ConcurrentWriteError(
-                f"gs://{self.bucket_name}/{path} changed since this run read it (expected generation {if_generation_match}); "
+                f"gs://{self.bucket_name}/{path} changed since this run read it "
+                f"(expected generation {if_generation_match}); "
                 "another writer got there first, so nothing was overwritten"
             ) from error
         return int(blob.generation)

@@ -11,6 +11,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dagster import (
     DagsterRunStatus,
@@ -25,6 +26,8 @@ from dagster import (
 
 from orchestrator.jobs import generate_registry
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing
+
+_Value = TypeVar("_Value")
 
 SENSOR_NAME = "generate_registry_on_new_latest_metadata_file_blobs"
 # The tag Dagster puts on every run a sensor requests with a run key.
@@ -97,7 +100,7 @@ def _group(state: Mapping[str, int | None]) -> dict[str, dict[str, int | None]]:
     return grouped
 
 
-def _ungroup(grouped: Mapping[str, Mapping[str, int | None]]) -> dict[str, int | None]:
+def _ungroup(grouped: Mapping[str, Mapping[str, _Value]]) -> dict[str, _Value]:
     return {
         (f"{folder}/{leaf}" if folder else leaf): value
         for folder, leaves in grouped.items()
@@ -187,7 +190,7 @@ def describe_changes(acknowledged: Mapping[str, int], changes: Mapping[str, int 
     return {"new": new, "changed": len(changes) - new - deleted, "deleted": deleted}
 
 
-def run_config_for(changes: Changes) -> dict:
+def run_config_for(changes: Mapping[str, int | None]) -> dict:
     """Name the changed files to the run, so that it reads those instead of listing the bucket again.
     A large change (the first tick, a reset cursor, a bulk upload) leaves the run to list the bucket:
     a long list would only bloat the run's stored config."""
@@ -245,7 +248,8 @@ def evaluate_metadata_tick(
             changes = diff_states(acknowledged, current)
             if not changes:
                 return SkipReason(
-                    f"run {pending.run_key} ended {status.value}; the bucket is back to the acknowledged state, nothing to redo"
+                    f"run {pending.run_key} ended {status.value}; "
+                    "the bucket is back to the acknowledged state, nothing to redo"
                 ), encode_cursor(MetadataCursor(acknowledged))
             request, new_pending = _run_request(
                 acknowledged, changes, pending.attempt + 1, previous_key=pending.run_key
@@ -292,6 +296,7 @@ def generate_registry_on_new_latest_metadata_file_blobs(
     if isinstance(outcome, SkipReason):
         return SensorResult(skip_reason=outcome, cursor=cursor)
     context.log.info(
-        f"{len(listing)} metadata files listed; requesting {outcome.run_key} ({outcome.tags.get('orchestrator/changed_files', 'retry')})"
+        f"{len(listing)} metadata files listed; "
+        f"requesting {outcome.run_key} ({outcome.tags.get('orchestrator/changed_files', 'retry')})"
     )
     return SensorResult(run_requests=[outcome], cursor=cursor)

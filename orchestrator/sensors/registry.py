@@ -67,7 +67,10 @@ def evaluate_registry_tick(generations: dict[str, int], cursor_str: str | None, 
     job=generate_registry_reports,
     minimum_interval_seconds=sensor_interval_seconds(),
     default_status=sensor_default_status(),
-    description="Requests generate_registry_reports when registries/v0/oss_registry.json or cloud_registry.json gets a new generation.",
+    description=(
+        "Requests generate_registry_reports when registries/v0/oss_registry.json or cloud_registry.json "
+        "gets a new generation."
+    ),
 )
 def generate_registry_reports_on_registry_updated(
     context: SensorEvaluationContext, gcs_bucket_manager: GcsBucketManager
