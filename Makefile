@@ -1,6 +1,7 @@
 # Two commands set everything up on a machine with only Python 3.11 and pip:
 #   make run   - install, start the embedded local bucket with sample data, run generate_registry
 #   make test  - install, run the whole test suite
+# Also: make lint (ruff, mypy, dg check defs), make test-fast (no PostgreSQL, browser or dagster dev).
 SHELL := /bin/bash
 PYTHON ?= python3
 TOOLS := .tools
@@ -11,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test dev bench deploy deploy-check image test-postgres lock clean system-deps
+.PHONY: install run test test-fast lint format dev bench deploy deploy-check image test-postgres lock clean system-deps
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -38,6 +39,21 @@ system-deps:
 
 test: install system-deps
 	$(POETRY) run pytest -q -ra $(PYTEST_ARGS)
+
+# The tests that need neither PostgreSQL, a browser nor `dagster dev` (they still start the emulator).
+test-fast: install
+	$(POETRY) run pytest -q -ra -m "not postgres and not browser and not e2e" $(PYTEST_ARGS)
+
+LINTED := orchestrator tests bench
+lint: install
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/dg check defs
+
+format: install
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 dev: install
 	$(POETRY) run orchestrator-local dev

@@ -18,7 +18,7 @@ from orchestrator.settings import load_dotenv_files
 def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     """The definitions with the given resource set (tests pass their own)."""
     # Imported here so that the sensors read their interval and default status after `.env`.
-    from orchestrator.assets import metadata, registry, registry_entry, registry_report, specs_secrets_mask
+    from orchestrator.assets import metadata, registry, registry_entry, registry_reports, specs_secrets_mask
     from orchestrator.jobs import ALL_JOBS, selected_executor
     from orchestrator.sensors.metadata import generate_registry_on_new_latest_metadata_file_blobs
     from orchestrator.sensors.registry import generate_registry_reports_on_registry_updated
@@ -29,7 +29,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
         "registry_entry": registry_entry,
         "registry": registry,
         "specs_secrets_mask": specs_secrets_mask,
-        "registry_reports": registry_report,
+        "registry_reports": registry_reports,
     }
     return dg.Definitions(
         assets=[

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,7 @@ DEFAULT_SPEC_CACHE_BUCKET = "connector-spec-cache"
 def load_dotenv_files() -> None:
     """The project's `.env`, then one in the working directory; real environment variables win."""
     load_dotenv(PROJECT_ROOT / ".env", override=False)
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)
 
 
 def setting(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> str:

@@ -8,11 +8,11 @@ import dagster
 import pytest
 from dagster import materialize
 
-from orchestrator.assets import registry_report
+from orchestrator.assets import registry_reports
 from tests.builders import module_assets
 from tests.report_samples import FAKER, OSS_DIFF, cloud_registry, oss_registry, to_bytes
 
-REPORT_ASSETS = module_assets(registry_report, group_name="registry_reports")
+REPORT_ASSETS = module_assets(registry_reports, group_name="registry_reports")
 HTML_PATH = "generated_reports/connector_registry_report.html"
 JSON_PATH = "generated_reports/connector_registry_report.json"
 

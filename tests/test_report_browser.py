@@ -8,7 +8,7 @@ import dagster
 import pytest
 from dagster import materialize
 
-from orchestrator.assets import registry_report
+from orchestrator.assets import registry_reports
 from tests.builders import module_assets
 from tests.report_samples import OSS_DIFF, cloud_registry, oss_registry, to_bytes, with_hostile_source
 
@@ -48,7 +48,7 @@ def report_file(resources, tmp_path) -> Path:
         bound.registry_directory_manager.write("cloud_registry.json", to_bytes(cloud_registry()))
         bound.gcs_bucket_manager.write("orchestrator_state/oss_registry_diff.json", to_bytes(OSS_DIFF))
 
-        result = materialize(module_assets(registry_report), resources=resources)
+        result = materialize(module_assets(registry_reports), resources=resources)
         assert result.success
         html = bound.gcs_bucket_manager.read("generated_reports/connector_registry_report.html")
     assert html is not None
