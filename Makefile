@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test test-fast lint format dev bench deploy deploy-check image test-postgres lock clean system-deps
+.PHONY: install run test test-fast lint format dev bench chaos deploy deploy-check image test-postgres lock clean system-deps
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -44,7 +44,7 @@ test: install system-deps
 test-fast: install
 	$(POETRY) run pytest -q -ra -m "not postgres and not browser and not e2e" $(PYTEST_ARGS)
 
-LINTED := orchestrator tests bench
+LINTED := orchestrator tests bench chaos
 lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
@@ -60,6 +60,10 @@ dev: install
 
 bench: install
 	$(POETRY) run python bench/run_bench.py $(BENCH_ARGS)
+
+# The fault and bad-input campaign (about 25 minutes on 2 cores; CHAOS_ARGS="--quick" for a smoke run).
+chaos: install
+	$(VENV)/bin/python chaos/run_chaos.py $(CHAOS_ARGS)
 
 deploy: install
 	bash scripts/deploy_dagster_cloud.sh
