@@ -219,6 +219,11 @@ class GcsBucketManager(ConfigurableResource):
                 data, content_type=content_type or content_type_for(path), if_generation_match=if_generation_match
             )
         except gcs_errors.PreconditionFailed as error:
+            # A write whose reply was lost is retried by the client and then meets its own new
+            # generation: the object already holds exactly these bytes, so the write succeeded.
+            live = self.bucket.get_blob(path)
+            if live is not None and live.md5_hash == md5_base64(data):
+                return int(live.generation)
             raise ConcurrentWriteError(
                 f"gs://{self.bucket_name}/{path} changed since this run read it "
                 f"(expected generation {if_generation_match}); "
