@@ -89,7 +89,7 @@ def test_no_copy_where_a_metadata_file_has_its_own_entry():
 
 def test_stale_copies_when_the_file_goes_or_its_override_moves_but_not_when_kept():
     manifest = manifest_with_copy(owner=VERSION)
-    assert stale_override_copies(manifest, {}, [VERSION]) == [(COPY, 7)]
+    assert stale_override_copies(manifest, {}, [VERSION], set()) == [(COPY, 7)]
 
     def record(**outcome) -> ProcessedMetadataFile:
         return ProcessedMetadataFile(
@@ -99,9 +99,15 @@ def test_stale_copies_when_the_file_goes_or_its_override_moves_but_not_when_kept
     moved = record(
         status="written", generation=9, copy_path="metadata/airbyte/other/1.2.3/cloud.json", copy_generation=10
     )
-    assert stale_override_copies(manifest, {VERSION: moved}, []) == [(COPY, 7)]
-    assert stale_override_copies(manifest, {VERSION: record(status="disabled")}, []) == [(COPY, 7)]
+    assert stale_override_copies(manifest, {VERSION: moved}, [], {VERSION}) == [(COPY, 7)]
+    assert stale_override_copies(manifest, {VERSION: record(status="disabled")}, [], {VERSION}) == [(COPY, 7)]
     rewritten = record(status="written", generation=9, copy_path=COPY, copy_generation=11)
-    assert stale_override_copies(manifest, {VERSION: rewritten}, []) == []
+    assert stale_override_copies(manifest, {VERSION: rewritten}, [], {VERSION}) == []
     failed_keeping = record(status="failed", generation=5, copy_path=COPY, copy_generation=7)
-    assert stale_override_copies(manifest, {VERSION: failed_keeping}, []) == []
+    assert stale_override_copies(manifest, {VERSION: failed_keeping}, [], {VERSION}) == []
+
+
+def test_a_copy_whose_folder_now_has_a_metadata_file_is_never_stale():
+    manifest = manifest_with_copy(owner=VERSION)
+    own = "metadata/airbyte/source-x-strict-encrypt/1.2.3/metadata.yaml"
+    assert stale_override_copies(manifest, {}, [VERSION], {own}) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -213,7 +214,7 @@ def test_stricter_sub_schemas(fields, field):
 
 
 def test_allowed_sub_schema_values():
-    fields = {
+    fields: dict[str, Any] = {
         "ab_internal": {"sl": 300, "ql": 600, "isEnterprise": True},
         "connectorBuildOptions": {"baseImage": "registry.example.com:5000/airbyte/base:2.0.1@sha256:" + "a" * 64},
         "remoteRegistries": {"pypi": {"enabled": False, "packageName": "airbyte-source-example"}},
@@ -269,12 +270,12 @@ def test_progressive_rollout_needs_a_prerelease_tag_and_is_release_candidate_an_
 
 @pytest.mark.parametrize("key", ["remoteRegistries", "remotePackageIndex"])
 def test_pypi_publishing_needs_a_python_or_low_code_language_tag(key):
-    pypi = {key: {"pypi": {"enabled": True, "packageName": "airbyte-source-example"}}}
+    pypi: dict[str, Any] = {key: {"pypi": {"enabled": True, "packageName": "airbyte-source-example"}}}
     problems = upload_problems(make_data(tags=["language:java"], **pypi))
     assert len(problems) == 1 and problems[0].startswith(f"m.yaml: data.{key}.pypi.enabled: PyPI publishing needs")
     assert upload_problems(make_data(tags=["language:low-code"], **pypi)) == []
     assert upload_problems(make_data(tags=["language:python"], **pypi)) == []
-    disabled = {key: {"pypi": {"enabled": False, "packageName": "airbyte-source-example"}}}
+    disabled: dict[str, Any] = {key: {"pypi": {"enabled": False, "packageName": "airbyte-source-example"}}}
     assert upload_problems(make_data(tags=["language:java"], **disabled)) == []
 
 

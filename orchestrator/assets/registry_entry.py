@@ -290,13 +290,16 @@ def registry_entry(
         for registry in REGISTRY_NAMES:
             if gcs_bucket_manager.delete(entry_path(path, registry)):
                 result.deleted.append(entry_path(path, registry))
-    # ...and its override-path copies, as does one whose override moved; only at the generation it wrote.
-    for copy_path, generation in stale_override_copies(manifest, processed, metadata_entry.deleted):
+    # ...and its override-path copies, as does one whose override moved; only at the generation it wrote
+    # (checked first as well: the emulator ignores a delete's generation precondition).
+    for copy_path, generation in stale_override_copies(manifest, processed, metadata_entry.deleted, live_paths):
         try:
+            if gcs_bucket_manager.generation_of(copy_path) != generation:
+                raise ConcurrentWriteError(copy_path)
             if gcs_bucket_manager.delete(copy_path, if_generation_match=generation):
                 result.override_copies_deleted.append(copy_path)
         except ConcurrentWriteError:
-            context.log.info(f"{copy_path} was rewritten since this copy was made; left in place")
+            context.log.info(f"{copy_path} was rewritten since this file's copy was made; left in place")
     result.override_copies_written = sorted(
         outcome.copy_path
         for record in built.values()

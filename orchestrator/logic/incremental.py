@@ -215,11 +215,15 @@ def plan_override_copies(
 
 
 def stale_override_copies(
-    manifest: EntryManifest, processed: Mapping[str, ProcessedMetadataFile], deleted: Iterable[str]
+    manifest: EntryManifest,
+    processed: Mapping[str, ProcessedMetadataFile],
+    deleted: Iterable[str],
+    live_paths: set[str],
 ) -> list[tuple[str, int]]:
     """Copies (path, generation written) that their file no longer claims: it is gone, its registry
-    is now disabled, or its override points elsewhere. Deleted only at that generation, so a copy
-    someone else has written since (or a metadata file's own entry) is never removed."""
+    is now disabled, or its override points elsewhere. Not those in a folder that now holds a
+    metadata file (the entry there is that file's own); the rest are deleted only at the generation
+    the copy was written with, so an object someone else has written since is never removed."""
     stale: list[tuple[str, int]] = []
     for path in sorted({*processed, *deleted}):
         previous = manifest.files.get(path)
@@ -230,6 +234,8 @@ def stale_override_copies(
             if not outcome.copy_path or outcome.copy_generation is None:
                 continue
             now = record.registries.get(registry) if record is not None else None
+            if f"{folder_of(outcome.copy_path)}/{METADATA_FILE_NAME}" in live_paths:
+                continue
             if now is None or now.copy_path != outcome.copy_path:
                 stale.append((outcome.copy_path, outcome.copy_generation))
     return stale

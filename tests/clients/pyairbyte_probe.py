@@ -20,7 +20,7 @@ def _refuse(*args, **kwargs):
 
 socket.socket.connect = _refuse  # type: ignore[method-assign]
 socket.socket.connect_ex = _refuse  # type: ignore[method-assign]
-socket.create_connection = _refuse  # type: ignore[assignment]
+socket.create_connection = _refuse
 
 
 def main(output_path: str) -> None:
