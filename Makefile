@@ -40,9 +40,10 @@ system-deps:
 test: install system-deps
 	$(POETRY) run pytest -q -ra $(PYTEST_ARGS)
 
-# The tests that need neither PostgreSQL, a browser nor `dagster dev` (they still start the emulator).
+# The tests that need neither PostgreSQL, a browser, `dagster dev` nor PyAirbyte's environment (they
+# still start the emulator).
 test-fast: install
-	$(POETRY) run pytest -q -ra -m "not postgres and not browser and not e2e" $(PYTEST_ARGS)
+	$(POETRY) run pytest -q -ra -m "not postgres and not browser and not e2e and not pyairbyte" $(PYTEST_ARGS)
 
 LINTED := orchestrator tests bench chaos
 lint: install

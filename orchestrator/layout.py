@@ -4,6 +4,7 @@ Every other module takes its paths from here. Pure: no Dagster, no GCS."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 METADATA_FOLDER = "metadata"
@@ -18,6 +19,12 @@ ICON_FILE_NAME = "icon.svg"
 SPEC_FILE_NAME = "spec.json"
 CLOUD_SPEC_FILE_NAME = "spec.cloud.json"
 LATEST_FOLDER = "latest"
+# The current release candidate of a connector (SPEC §4.1), beside latest/.
+RELEASE_CANDIDATE_FOLDER = "release_candidate"
+
+# Docker's repository grammar: lower-case path components separated by '/'. Anything else could
+# not round-trip through a bucket path (`..`, spaces, upper case, an empty component).
+DOCKER_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 
 REGISTRY_NAMES = ("oss", "cloud")
 # Where a metadata file enables registries and overrides their fields: the current name first.
@@ -77,6 +84,36 @@ def entry_path(metadata_file: str, registry: str) -> str:
 def is_latest_metadata(path: str) -> bool:
     folder, _, leaf = path.rpartition("/")
     return leaf == METADATA_FILE_NAME and folder.endswith(f"/{LATEST_FOLDER}")
+
+
+def is_release_candidate_metadata(path: str) -> bool:
+    folder, _, leaf = path.rpartition("/")
+    return leaf == METADATA_FILE_NAME and folder.endswith(f"/{RELEASE_CANDIDATE_FOLDER}")
+
+
+def is_versioned_metadata(path: str) -> bool:
+    """`metadata/<repo>/<tag>/metadata.yaml`, neither latest/ nor release_candidate/."""
+    return (
+        path.startswith(f"{METADATA_FOLDER}/")
+        and path.endswith(f"/{METADATA_FILE_NAME}")
+        and not is_latest_metadata(path)
+        and not is_release_candidate_metadata(path)
+    )
+
+
+def repository_folder_of(metadata_file: str) -> str:
+    """`metadata/<repo>` of `metadata/<repo>/<tag or latest>/metadata.yaml`."""
+    return folder_of(folder_of(metadata_file))
+
+
+def latest_metadata_beside(metadata_file: str) -> str:
+    """The latest/ metadata file of the connector that `metadata_file` belongs to."""
+    return f"{repository_folder_of(metadata_file)}/{LATEST_FOLDER}/{METADATA_FILE_NAME}"
+
+
+def release_candidate_metadata_beside(metadata_file: str) -> str:
+    """The release_candidate/ metadata file of the connector that `metadata_file` belongs to."""
+    return f"{repository_folder_of(metadata_file)}/{RELEASE_CANDIDATE_FOLDER}/{METADATA_FILE_NAME}"
 
 
 def spec_path(repository: str, tag: str, cloud: bool = False) -> str:

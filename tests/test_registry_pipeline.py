@@ -268,5 +268,6 @@ def test_entries_step_refuses_a_manifest_that_changed_since_the_run_compared_wit
             metadata_entry=stale,
             gcs_bucket_manager=bound.gcs_bucket_manager,
             spec_cache=bound.spec_cache,
+            registry_format_settings=bound.registry_format_settings,
         )
     assert gcs_env["metadata"].read(ENTRY_MANIFEST_PATH) == manifest_before

@@ -220,3 +220,31 @@ def test_json_report_is_deterministic_and_complete():
     assert github["imagesMatch"] is None and github["imageCloud"] is None
     assert document["registryChanges"]["oss"]["counts"] == {"added": 1, "removed": 1, "changed": 1}
     assert document["registryChanges"]["cloud"]["status"] == "missing"
+
+
+def test_language_and_release_candidate_in_rollout_per_connector():
+    oss = oss_registry()
+    postgres = next(entry for entry in oss["sources"] if entry["sourceDefinitionId"] == SOURCE_POSTGRES)
+    candidate = {
+        **postgres,
+        "dockerImageTag": "3.8.0-rc.1",
+        "releases": {
+            "rolloutConfiguration": {
+                "enableProgressiveRollout": True,
+                "initialPercentage": 10,
+                "maxPercentage": 50,
+                "advanceDelayMinutes": 10,
+            }
+        },
+    }
+    postgres["language"] = "java"
+    postgres["releases"] = {"releaseCandidates": {"3.8.0-rc.1": candidate}}
+    rows = rows_by_id(merged("source", oss=oss))
+    assert rows[SOURCE_POSTGRES]["releaseCandidate"] == "3.8.0-rc.1 (rollout 10-50%)"
+    assert rows[SOURCE_POSTGRES]["language"] == "java"
+    assert pd.isna(rows[FAKER]["releaseCandidate"]) or rows[FAKER]["releaseCandidate"] is None
+    html = render_html_report(report(oss=oss))
+    postgres_row = html.split(f'data-definition-id="{SOURCE_POSTGRES}"', 1)[1].split("</tr>", 1)[0]
+    assert "<code>3.8.0-rc.1 (rollout 10-50%)</code>" in postgres_row and "<td>java</td>" in postgres_row
+    faker_row = html.split(f'data-definition-id="{FAKER}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>python</td>" in faker_row and '<span class="muted">none</span>' in faker_row

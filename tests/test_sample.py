@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from orchestrator.local.sample import REALISTIC_SPEC_BYTES, generate_sample
-from orchestrator.logic.validation import validate_metadata_bytes
+from orchestrator.logic.validation import upload_rule_problems, validate_metadata_bytes
 from orchestrator.logic.versions import is_release_candidate, parse_version
 
 
@@ -60,7 +60,7 @@ def test_scales_to_n_connectors_times_m_versions(connectors, versions):
     repositories = {c.docker_repository for c in bucket.connectors}
     assert len(repositories) == connectors  # names never collide
     metadata = bucket.metadata_files()
-    versioned = [p for p in metadata if "/latest/" not in p]
+    versioned = [p for p in metadata if "/latest/" not in p and "/release_candidate/" not in p]
     latest = [p for p in metadata if "/latest/" in p]
     assert len(versioned) == connectors * versions
     assert len(latest) == connectors
@@ -79,7 +79,7 @@ def test_every_generated_metadata_file_validates(sample):
             data = _data(raw)
             # the path is the file's own repository and tag
             assert path.startswith(f"metadata/{data['dockerRepository']}/")
-            if "/latest/" not in path:
+            if "/latest/" not in path and "/release_candidate/" not in path:
                 assert path == f"metadata/{data['dockerRepository']}/{data['dockerImageTag']}/metadata.yaml"
 
 
@@ -256,3 +256,48 @@ def test_yaml_writer_round_trips_tricky_values():
         "version": "1.0",
     }
     assert yaml.safe_load(_dump_yaml(document)) == document
+
+
+def test_era_2025_writes_release_candidates_data_activation_and_unquoted_spec_version(sample):
+    candidates = [connector for connector in sample.connectors if connector.release_candidate]
+    assert candidates, "the sample shows at least one release candidate"
+    for connector in sample.connectors:
+        base = f"metadata/{connector.docker_repository}"
+        copy = sample.metadata_objects.get(f"{base}/release_candidate/metadata.yaml")
+        if connector.release_candidate is None:
+            assert copy is None
+            continue
+        # uploaded as the upload command would: the versioned folder and release_candidate/, never latest/
+        assert copy == sample.metadata_objects[f"{base}/{connector.release_candidate}/metadata.yaml"]
+        assert parse_version(connector.release_candidate) > parse_version(connector.latest_version)
+        data = _data(copy)
+        rollout = data["releases"]["rolloutConfiguration"]
+        assert rollout["enableProgressiveRollout"] is True and data["releases"]["isReleaseCandidate"] is True
+        for override in _overrides(data).values():
+            assert "dockerImageTag" not in override, "today's release candidates run their own image"
+        spec = f"specs/{connector.docker_repository}/{connector.release_candidate}/spec.json"
+        assert spec in sample.spec_objects
+    activation = [connector for connector in sample.connectors if connector.supports_data_activation]
+    assert activation and all(connector.connector_type == "destination" for connector in activation)
+    for path, raw in sample.metadata_files().items():
+        assert raw.endswith(b"\nmetadataSpecVersion: 1.0\n"), path
+        document = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        assert document["metadataSpecVersion"] == 1.0  # a YAML float, read as "1.0"
+        assert upload_rule_problems(path, document["data"]) == [], path
+        data = document["data"]
+        repository = data["dockerRepository"]
+        expected = next(c for c in sample.connectors if c.docker_repository == repository).supports_data_activation
+        assert data.get("supportsDataActivation", False) is expected, path
+
+
+def test_era_2023_is_the_seed_sample_without_the_2025_files():
+    seed = generate_sample(connectors=40, versions=3, seed=7, era="2023")
+    today = generate_sample(connectors=40, versions=3, seed=7)
+    assert not any("/release_candidate/" in path for path in seed.metadata_objects)
+    assert all(raw.endswith(b'metadataSpecVersion: "1.0"\n') for raw in seed.metadata_files().values())
+    assert all(b"supportsDataActivation" not in raw for raw in seed.metadata_files().values())
+    # The rest of the bucket is drawn from the same random streams: same connectors, same versions.
+    assert [(c.docker_repository, c.versions) for c in seed.connectors] == [
+        (c.docker_repository, c.versions) for c in today.connectors
+    ]
+    assert set(seed.spec_objects) <= set(today.spec_objects)

@@ -1,4 +1,4 @@
-"""Each rule of SPEC §4 on its own, then the whole chain."""
+"""Each rule of SPEC §4 on its own, then the whole chain; then those of §4.1 (the current format)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import pytest
 
 from orchestrator.logic import transform
-from orchestrator.logic.transform import RegistryEntryError, metadata_to_registry_entry
+from orchestrator.logic.transform import RegistryEntryError, ReleaseCandidate, SourceFile, metadata_to_registry_entry
+from orchestrator.models.registry import ConnectorRegistrySourceDefinition, RegistryFormat
 from tests.builders import make_data, make_spec
 
 SPEC = make_spec()
@@ -151,3 +152,157 @@ def test_whole_chain_output_is_json_with_every_field_carried_through():
     assert entry["tombstone"] is False and entry["public"] is True and entry["iconUrl"] == "https://icon"
     json.dumps(entry)
     assert data["registryOverrides"], "the input mapping is not modified"
+
+
+# -------------------------------------------------------------------------------------------------
+# SPEC §4.1, the current format: each rule alone, then the chain.
+
+CURRENT = RegistryFormat.current
+SOURCE_FILE = SourceFile(
+    "connector-metadata", "metadata/airbyte/source-x/latest/metadata.yaml", "etag==", "2025-03-04T05:06:07.123456+00:00"
+)
+
+
+def test_current_rule_language_from_the_first_language_tag_when_absent():
+    assert transform.set_language({"tags": ["cdk:java", "language:java", "language:python"]})["language"] == "java"
+    assert transform.set_language({"language": "manifest-only", "tags": ["language:python"]})["language"] == (
+        "manifest-only"
+    )
+    assert "language" not in transform.set_language({"tags": ["cdk:python", "language:"]})
+
+
+def test_current_rule_support_level_defaults_to_community():
+    assert transform.default_support_level({})["supportLevel"] == "community"
+    assert transform.default_support_level({"supportLevel": "certified"})["supportLevel"] == "certified"
+
+
+def test_current_rule_ab_internal_defaults_under_the_files_values():
+    assert transform.default_ab_internal({})["ab_internal"] == {"sl": 100, "ql": 100}
+    own = {"ab_internal": {"ql": 400, "sl": None, "isEnterprise": True}}
+    assert transform.default_ab_internal(own)["ab_internal"] == {"sl": 100, "ql": 400, "isEnterprise": True}
+
+
+def test_current_rule_source_file_info_from_the_metadata_object_not_the_clock():
+    entry = transform.set_source_file_info({"generated": {"git": {"sha": "abc"}}}, SOURCE_FILE)
+    assert entry["generated"] == {
+        "git": {"sha": "abc"},
+        "source_file_info": {
+            "metadata_bucket_name": "connector-metadata",
+            "metadata_file_path": "metadata/airbyte/source-x/latest/metadata.yaml",
+            "metadata_etag": "etag==",
+            "metadata_last_modified": "2025-03-04T05:06:07.123456+00:00",
+            "registry_entry_generated_at": "2025-03-04T05:06:07.123456+00:00",
+        },
+    }
+    assert transform.set_source_file_info({"name": "x"}, None) == {"name": "x"}
+
+
+def test_current_rule_releases_keep_only_registry_fields_and_empty_goes():
+    releases = {
+        "migrationDocumentationUrl": "https://m",
+        "breakingChanges": {},
+        "rolloutConfiguration": {"enableProgressiveRollout": False},
+        "isReleaseCandidate": True,
+    }
+    kept = transform.keep_registry_release_fields({"releases": releases})["releases"]
+    assert kept == {key: value for key, value in releases.items() if key != "isReleaseCandidate"}
+    assert "releases" not in transform.keep_registry_release_fields({"releases": {"isReleaseCandidate": False}})
+    assert transform.keep_registry_release_fields({"name": "x"}) == {"name": "x"}
+
+
+def test_current_rule_release_candidate_with_rollout_defaults_only_when_newer():
+    candidate = ReleaseCandidate(
+        "1.3.0-rc.2",
+        {
+            "dockerImageTag": "1.3.0-rc.2",
+            "releases": {"rolloutConfiguration": {"enableProgressiveRollout": True, "maxPercentage": 20}},
+        },
+    )
+    entry = transform.add_release_candidate(
+        {"releases": {"migrationDocumentationUrl": "https://m"}}, "1.2.3", candidate
+    )
+    assert entry["releases"]["migrationDocumentationUrl"] == "https://m"
+    assert entry["releases"]["releaseCandidates"] == {
+        "1.3.0-rc.2": {
+            "dockerImageTag": "1.3.0-rc.2",
+            "releases": {
+                "rolloutConfiguration": {
+                    "enableProgressiveRollout": True,
+                    "initialPercentage": 0,
+                    "maxPercentage": 20,
+                    "advanceDelayMinutes": 10,
+                }
+            },
+        }
+    }
+    assert candidate.entry["releases"]["rolloutConfiguration"] == {
+        "enableProgressiveRollout": True,
+        "maxPercentage": 20,
+    }
+    for latest in ("1.3.0", "1.3.0-rc.2", "1.4.0"):  # promoted, the same, or left behind
+        assert transform.add_release_candidate({"name": "x"}, latest, candidate) == {"name": "x"}, latest
+
+
+def test_current_format_chain_and_the_seed_format_untouched():
+    data = make_data(
+        "source-x",
+        tags=["cdk:java", "language:java"],
+        supportLevel=None,
+        releases={"isReleaseCandidate": False, "breakingChanges": {}},
+    )
+    seed = metadata_to_registry_entry(data, "oss", None, lambda *_: SPEC)
+    assert seed is not None
+    assert not {"language", "ab_internal", "generated"} & set(seed) and "supportLevel" not in seed
+    assert seed["releases"]["isReleaseCandidate"] is False, "2023: the seed's entries exactly"
+    entry = metadata_to_registry_entry(
+        data, "oss", None, lambda *_: SPEC, registry_format=CURRENT, source_file=SOURCE_FILE
+    )
+    assert entry is not None
+    assert (entry["language"], entry["supportLevel"], entry["ab_internal"]) == (
+        "java",
+        "community",
+        {"sl": 100, "ql": 100},
+    )
+    assert entry["generated"]["source_file_info"]["metadata_file_path"] == SOURCE_FILE.path
+    assert entry["releases"] == {
+        "breakingChanges": {},
+        "migrationDocumentationUrl": "https://docs.example.com/integrations/sources/source-x-migrations",
+    }
+    assert {
+        key: value
+        for key, value in entry.items()
+        if key not in ("language", "ab_internal", "generated", "supportLevel", "releases")
+    } == {key: value for key, value in seed.items() if key not in ("releases",)}
+
+
+def test_release_candidate_entry_keeps_its_spec_nulls_inside_the_latest_entry():
+    spec = {"connectionSpecification": {"properties": {"a": {"default": None}}}}
+    candidate_data = make_data(
+        "source-x", tag="1.3.0-rc.1", releases={"rolloutConfiguration": {"enableProgressiveRollout": True}}
+    )
+    candidate_entry = metadata_to_registry_entry(
+        candidate_data, "cloud", None, lambda *_: spec, registry_format=CURRENT
+    )
+    assert candidate_entry is not None
+    latest = metadata_to_registry_entry(
+        make_data("source-x"),
+        "cloud",
+        None,
+        lambda *_: SPEC,
+        registry_format=CURRENT,
+        release_candidate=ReleaseCandidate("1.3.0-rc.1", candidate_entry),
+    )
+    assert latest is not None
+    embedded = latest["releases"]["releaseCandidates"]["1.3.0-rc.1"]
+    assert embedded["spec"] == spec and embedded["dockerImageTag"] == "1.3.0-rc.1"
+    assert embedded["releases"]["rolloutConfiguration"]["advanceDelayMinutes"] == 10
+    ConnectorRegistrySourceDefinition.model_validate(latest)
+
+
+def test_override_copy_path_only_for_another_valid_image():
+    assert transform.override_copy_path(
+        "airbyte/source-x-strict-encrypt", "1.2.3", "airbyte/source-x", "1.2.3", "cloud"
+    ) == ("metadata/airbyte/source-x-strict-encrypt/1.2.3/cloud.json")
+    assert transform.override_copy_path("airbyte/source-x", "1.2.3", "airbyte/source-x", "1.2.3", "cloud") is None
+    assert transform.override_copy_path("airbyte/../registries", "1.2.3", "airbyte/source-x", "1.2.3", "oss") is None
+    assert transform.override_copy_path("airbyte/source-x", "latest", "airbyte/source-x", "1.2.3", "oss") is None

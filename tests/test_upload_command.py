@@ -119,9 +119,12 @@ def test_same_version_with_new_content_updates_latest(gcs_env, tmp_path, capsys)
     assert "unchanged" in output and "icon.svg" in output  # the icon itself was identical
 
 
+ROLLOUT = {"rolloutConfiguration": {"enableProgressiveRollout": True}}
+
+
 def test_release_candidate_never_becomes_latest(gcs_env, tmp_path, capsys):
     base = f"metadata/{REPOSITORY}"
-    rc_first = metadata_bytes("0.3.0-rc.1")
+    rc_first = metadata_bytes("0.3.0-rc.1", releases=ROLLOUT)
     code, output = upload(gcs_env, write_connector(tmp_path / "rc", rc_first), capsys)
     assert code == 0, output
     assert remote(gcs_env, f"{base}/0.3.0-rc.1/metadata.yaml") == rc_first
@@ -133,6 +136,7 @@ def test_release_candidate_never_becomes_latest(gcs_env, tmp_path, capsys):
     assert remote(gcs_env, f"{base}/latest/metadata.yaml") == stable
     newer_rc = metadata_bytes(
         "0.4.0-rc.2",
+        releases=ROLLOUT,
         registryOverrides={
             "oss": {"enabled": True, "dockerImageTag": "0.3.0"},
             "cloud": {"enabled": True, "dockerImageTag": "0.3.0"},
@@ -264,7 +268,10 @@ def test_real_release_candidate_file_uploads_without_becoming_latest(gcs_env, sh
     path = write_connector(tmp_path / "source-postgres", source.read_bytes(), icon=None)
     code, output = upload(gcs_env, path, capsys)
     assert code == 0, output
-    assert sorted(all_objects(gcs_env)) == ["metadata/airbyte/source-postgres/3.7.2-rc.1/metadata.yaml"]
+    assert sorted(all_objects(gcs_env)) == [
+        "metadata/airbyte/source-postgres/3.7.2-rc.1/metadata.yaml",
+        "metadata/airbyte/source-postgres/release_candidate/metadata.yaml",
+    ]
 
 
 def test_installed_console_script(gcs_env, tmp_path):
@@ -288,3 +295,104 @@ def test_installed_console_script(gcs_env, tmp_path):
         timeout=120,
     )
     assert refused.returncode == 1 and f"{broken}:" in refused.stdout
+
+
+# -------------------------------------------------------------------------------------------------
+# Today's files (SPEC §3.1), the upload-only rules (§3.2), release_candidate/ (§4.1)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "metadata_2025"
+
+
+@pytest.mark.parametrize("name", ["destination-customer-io.yaml", "source-pypi-empty-breaking-changes.yaml"])
+def test_todays_files_validate_and_upload(gcs_env, tmp_path, capsys, name):
+    raw = (FIXTURES / name).read_bytes()
+    assert b"\nmetadataSpecVersion: 1.0\n" in raw
+    path = write_connector(tmp_path / "connector", raw)
+    assert main(["validate", str(path)]) == 0
+    code, output = upload(gcs_env, path, capsys)
+    assert code == 0, output
+    repository = yaml.safe_load(raw)["data"]["dockerRepository"]
+    assert remote(gcs_env, f"metadata/{repository}/latest/metadata.yaml") == raw, "uploaded exactly as written"
+
+
+def test_scoped_impact_null_is_refused_naming_the_field(gcs_env, tmp_path, capsys):
+    change = {"message": "m", "upgradeDeadline": "2025-01-01", "scopedImpact": None}
+    path = write_connector(tmp_path / "c", metadata_bytes("2.0.0", releases={"breakingChanges": {"2.0.0": change}}))
+    code, output = upload(gcs_env, path, capsys)
+    assert code == 1 and f"{path}: data.releases.breakingChanges.2.0.0.scopedImpact: " in output
+    assert all_objects(gcs_env) == {}
+
+
+UPLOAD_ONLY_REFUSALS = {
+    "rc_of_a_major_version": (metadata_bytes("3.0.0-rc.1", releases=ROLLOUT), "data.dockerImageTag"),
+    "rc_without_rollout_choice": (
+        metadata_bytes("0.3.0-rc.1"),
+        "data.releases.rolloutConfiguration.enableProgressiveRollout",
+    ),
+    "pypi_on_a_java_connector": (
+        metadata_bytes(
+            "0.3.0",
+            tags=["language:java"],
+            remoteRegistries={"pypi": {"enabled": True, "packageName": "airbyte-source-upload-test"}},
+        ),
+        "data.remoteRegistries.pypi.enabled",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UPLOAD_ONLY_REFUSALS))
+def test_upload_only_rules_refuse_with_the_field_named_and_nothing_written(gcs_env, tmp_path, capsys, case):
+    raw, field = UPLOAD_ONLY_REFUSALS[case]
+    path = write_connector(tmp_path / "connector", raw)
+    code, output = upload(gcs_env, path, capsys)
+    assert code == 1, output
+    assert f"{path}: {field}: " in output and "nothing was written" in output
+    assert all_objects(gcs_env) == {}
+    assert main(["validate", str(path)]) == 1, "validate applies the upload rules too"
+    assert f"{path}: {field}: " in capsys.readouterr().out
+
+
+def test_release_candidate_goes_to_release_candidate_folder_unless_an_newer_one_is_there(gcs_env, tmp_path, capsys):
+    base = f"metadata/{REPOSITORY}"
+    rc2 = metadata_bytes("0.4.0-rc.2", releases=ROLLOUT)
+    code, output = upload(gcs_env, write_connector(tmp_path / "rc2", rc2), capsys)
+    assert code == 0, output
+    assert remote(gcs_env, f"{base}/release_candidate/metadata.yaml") == rc2
+    assert remote(gcs_env, f"{base}/release_candidate/icon.svg") == ICON
+    assert remote(gcs_env, f"{base}/latest/metadata.yaml") is None
+    rc1 = metadata_bytes("0.4.0-rc.1", releases=ROLLOUT)
+    code, output = upload(gcs_env, write_connector(tmp_path / "rc1", rc1), capsys)
+    assert code == 0 and "older than the current release candidate 0.4.0-rc.2" in output
+    assert remote(gcs_env, f"{base}/0.4.0-rc.1/metadata.yaml") == rc1
+    assert remote(gcs_env, f"{base}/release_candidate/metadata.yaml") == rc2
+
+
+def test_prerelease_upload_writes_only_the_development_build_folder(gcs_env, tmp_path, capsys):
+    # A release candidate of a major version with no rollout choice: the rc rules are skipped.
+    raw = metadata_bytes(
+        "3.0.0", releases={"breakingChanges": {"3.0.0": {"message": "m", "upgradeDeadline": "2025-01-01"}}}
+    )
+    path = write_connector(tmp_path / "connector", raw)
+    code, output = upload(gcs_env, path, capsys, "--prerelease", "3.0.0-dev.abc1234")
+    assert code == 0, output
+    assert sorted(all_objects(gcs_env)) == [
+        f"metadata/{REPOSITORY}/3.0.0-dev.abc1234/icon.svg",
+        f"metadata/{REPOSITORY}/3.0.0-dev.abc1234/metadata.yaml",
+    ]
+    uploaded = yaml.safe_load(remote(gcs_env, f"metadata/{REPOSITORY}/3.0.0-dev.abc1234/metadata.yaml") or b"")
+    assert uploaded["data"]["dockerImageTag"] == "3.0.0-dev.abc1234"
+    code, output = upload(gcs_env, path, capsys, "--prerelease", "3.0.1")
+    assert code == 1 and "--prerelease" in output and "pre-release" in output
+
+
+def test_warnings_are_shown_and_do_not_refuse(gcs_env, tmp_path, capsys):
+    newer = {"breakingChanges": {"1.0.0": {"message": "m", "upgradeDeadline": "2025-01-01"}}}
+    path = write_connector(tmp_path / "connector", metadata_bytes("0.3.0", releases=newer))
+    assert main(["validate", str(path)]) == 0
+    expected = (
+        f"warning: {path}: data.releases.breakingChanges.1.0.0: "
+        "breaking change 1.0.0 is newer than dockerImageTag 0.3.0"
+    )
+    assert expected in capsys.readouterr().out
+    code, output = upload(gcs_env, path, capsys)
+    assert code == 0 and expected in output

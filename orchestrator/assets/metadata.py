@@ -4,7 +4,16 @@ and which are invalid (SPEC §3, §5)."""
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableRecord, TableSchema, asset
 from pydantic import Field
 
-from orchestrator.logic.incremental import known_invalid_files, named_scan_candidates, plan_full_scan, plan_named_scan
+from orchestrator.layout import REGISTRY_NAMES
+from orchestrator.logic.incremental import (
+    known_invalid_files,
+    named_scan_candidates,
+    plan_full_scan,
+    plan_named_scan,
+    release_candidate_companions,
+    with_release_candidate_companions,
+)
+from orchestrator.logic.transform import apply_overrides, is_enabled
 from orchestrator.logic.validation import validate_metadata_bytes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager
@@ -25,13 +34,34 @@ class MetadataScanConfig(Config):
     )
 
 
-def parse_metadata_file(path: str, generation: int, etag: str, stored: tuple[bytes, int] | None) -> MetadataFile:
+def entry_images(data: dict) -> dict[str, tuple[str, str]]:
+    """registry -> the image its entry names (after overrides), for each registry the file enables."""
+    images = {}
+    for registry in REGISTRY_NAMES:
+        if is_enabled(data, registry):
+            entry = apply_overrides(data, registry)
+            images[registry] = (str(entry.get("dockerRepository")), str(entry.get("dockerImageTag")))
+    return images
+
+
+def parse_metadata_file(
+    path: str, generation: int, etag: str, stored: tuple[bytes, int] | None, updated: str = ""
+) -> MetadataFile:
     if stored is None:  # deleted between the listing and the read
         return MetadataFile(path, generation, etag, problems=[f"{path}: (file): disappeared while being read"])
     raw, generation = stored
     result = validate_metadata_bytes(raw, path)
     data = result.document["data"] if result.ok and result.document is not None else None
-    return MetadataFile.parsed(path, generation, etag, data, [str(problem) for problem in result.problems])
+    return MetadataFile.parsed(
+        path,
+        generation,
+        etag,
+        data,
+        [str(problem) for problem in result.problems],
+        updated=updated,
+        warnings=[str(warning) for warning in result.warnings],
+        entry_images=entry_images(data) if data is not None else None,
+    )
 
 
 def _preview(changed: list[MetadataFile], rows: int = 20) -> str:
@@ -62,23 +92,31 @@ def metadata_definitions(
     full_scan = config.changed_files is None or manifest_generation == 0 or not manifest.files
     if full_scan:
         listing = {blob.name: blob for blob in all_metadata_file_blobs.list()}
-        plan = plan_full_scan(list(listing.values()), manifest)
+        plan = with_release_candidate_companions(plan_full_scan(list(listing.values()), manifest))
         contents = gcs_bucket_manager.read_many(plan.to_read)
         changed = [
-            parse_metadata_file(path, listing[path].generation, listing[path].etag, contents[path])
+            parse_metadata_file(
+                path, listing[path].generation, listing[path].etag, contents[path], updated=listing[path].updated
+            )
             for path in plan.to_read
         ]
     else:
         candidates = named_scan_candidates(config.changed_files or (), config.deleted_files, manifest)
-        found: dict[str, tuple[bytes, BlobInfo] | None] = gcs_bucket_manager.read_many_blobs(candidates)
-        plan = plan_named_scan(
-            {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+        # A release candidate's latest/ (and a latest/'s release candidate) are read too: they are rebuilt together.
+        candidates = sorted({*candidates, *release_candidate_companions(candidates)})
+        found: dict[str, tuple[bytes, BlobInfo] | None] = gcs_bucket_manager.read_many_blobs_with_time(candidates)
+        plan = with_release_candidate_companions(
+            plan_named_scan(
+                {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+            )
         )
         changed = []
         for path in plan.to_read:
             data, blob = found[path] or (b"", None)
             assert blob is not None  # plan_named_scan reads only files that exist
-            changed.append(parse_metadata_file(path, blob.generation, blob.etag, (data, blob.generation)))
+            changed.append(
+                parse_metadata_file(path, blob.generation, blob.etag, (data, blob.generation), updated=blob.updated)
+            )
     scope = "listed the bucket" if full_scan else f"read the {len(config.changed_files or ())} files the sensor named"
     context.log.info(
         f"{scope}: {len(plan.live_paths)} metadata files, {len(changed)} new or changed, {len(plan.deleted)} deleted"
@@ -90,6 +128,9 @@ def metadata_definitions(
     invalid = [item for item in changed if not item.valid]
     for item in invalid:
         context.log.warning(f"skipping invalid metadata file: {'; '.join(item.problems)}")
+    warned = definitions.warnings()
+    for warnings in warned.values():
+        context.log.warning(f"metadata file accepted with warnings: {'; '.join(warnings)}")
     return Output(
         definitions,
         metadata={
@@ -99,6 +140,10 @@ def metadata_definitions(
             "unchanged_skipped": definitions.unchanged_count,
             "deleted": len(plan.deleted),
             "invalid_in_this_run": len(invalid),
+            "warnings_in_this_run": sum(len(warnings) for warnings in warned.values()),
+            "warnings": MetadataValue.md(
+                "\n".join(f"- {warning}" for warnings in warned.values() for warning in warnings) or "None."
+            ),
             "preview": MetadataValue.md(_preview(changed)),
         },
     )

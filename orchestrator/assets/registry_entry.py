@@ -1,7 +1,8 @@
-"""Group `registry_entry`: each new or changed metadata file → its `oss.json` / `cloud.json` (SPEC §4).
+"""Group `registry_entry`: each new or changed metadata file → its `oss.json` / `cloud.json` (SPEC §4, §4.1).
 
 Only files the manifest has not seen at their current generation are processed; a bad file or a
-missing spec is recorded and skipped, and the entry already published for that folder stays."""
+missing spec is recorded and skipped, and the entry already published for that folder stays.
+Release candidates are built first, so that the latest/ entry of their connector can carry them."""
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
@@ -15,19 +16,33 @@ from orchestrator.layout import (
     REGISTRY_NAMES,
     entry_path,
     icon_path_beside,
+    is_latest_metadata,
+    is_release_candidate_metadata,
+    is_versioned_metadata,
+    release_candidate_metadata_beside,
 )
 from orchestrator.logic.incremental import (
     failed_outcome,
     invalid_file_record,
     kept_entry,
     next_manifest,
+    plan_override_copies,
+    stale_override_copies,
     unrecorded_registries,
 )
 from orchestrator.logic.serialization import to_json_bytes
-from orchestrator.logic.transform import RegistryEntryError, metadata_to_registry_entry
+from orchestrator.logic.transform import (
+    RegistryEntryError,
+    ReleaseCandidate,
+    SourceFile,
+    metadata_to_registry_entry,
+    override_copy_path,
+)
+from orchestrator.models.registry import RegistryFormat
 from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
 from orchestrator.models.steps import MetadataDefinitions, MetadataEntries, MetadataFile, RegistryEntryResult
 from orchestrator.resources.gcs import ConcurrentWriteError, GcsBucketManager, SpecCache
+from orchestrator.resources.policy import RegistryFormatSettings
 from orchestrator.resources.spec_lookup import CachedSpecLookup
 from orchestrator.resources.state import read_entry_manifest, write_entry_manifest
 
@@ -86,12 +101,26 @@ def metadata_entry(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class EntryBuild:
+    """What every entry of one run is built with: the format, and what the current format adds."""
+
+    registry_format: RegistryFormat
+    bucket_name: str
+    # connector folder's release_candidate/ metadata file -> its candidate per registry, built first
+    release_candidates: dict[str, dict[str, ReleaseCandidate]] = dataclasses.field(default_factory=dict)
+    # metadata file -> registry -> the override-path copy it may write
+    copies: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
 def _build_entries(
     item: MetadataFile,
     previous: ProcessedMetadataFile | None,
     spec_lookup: CachedSpecLookup,
     gcs_bucket_manager: GcsBucketManager,
-) -> ProcessedMetadataFile:
+    build: EntryBuild,
+) -> tuple[ProcessedMetadataFile, dict[str, dict]]:
+    """The file's record and the entries it wrote, by registry."""
     data = item.load_data()
     record = ProcessedMetadataFile(
         generation=item.generation,
@@ -100,47 +129,101 @@ def _build_entries(
         definition_id=str(data.get("definitionId")),
         connector_type=str(data.get("connectorType")),
     )
+    source_file = SourceFile(build.bucket_name, item.path, item.etag, item.updated)
+    candidates = (
+        build.release_candidates.get(release_candidate_metadata_beside(item.path), {})
+        if is_latest_metadata(item.path)
+        else {}
+    )
+    copies = build.copies.get(item.path, {})
+    entries: dict[str, dict] = {}
     for registry in REGISTRY_NAMES:
         path = entry_path(item.path, registry)
         try:
-            entry = metadata_to_registry_entry(data, registry, item.icon_url, spec_lookup)
+            entry = metadata_to_registry_entry(
+                data,
+                registry,
+                item.icon_url,
+                spec_lookup,
+                registry_format=build.registry_format,
+                source_file=source_file,
+                release_candidate=candidates.get(registry),
+            )
         except RegistryEntryError as error:
             kept = kept_entry(previous, registry)
             # Asked of the bucket only on failures the manifest has no record of.
             generation = kept.generation if kept.known else (gcs_bucket_manager.generation_of(path) or None)
-            record.registries[registry] = failed_outcome(f"{item.path}: {error}", generation)
+            record.registries[registry] = failed_outcome(f"{item.path}: {error}", generation, kept)
             continue
         if entry is None:
             gcs_bucket_manager.delete(path)
             record.registries[registry] = RegistryEntryOutcome(status="disabled")
-        else:
-            record.registries[registry] = RegistryEntryOutcome(
-                status="written", generation=gcs_bucket_manager.write(path, to_json_bytes(entry))
-            )
-    return record
+            continue
+        payload = to_json_bytes(entry)
+        outcome = RegistryEntryOutcome(status="written", generation=gcs_bucket_manager.write(path, payload))
+        if registry in copies:
+            outcome.copy_path = copies[registry]
+            outcome.copy_generation = gcs_bucket_manager.write(copies[registry], payload)
+        record.registries[registry] = outcome
+        entries[registry] = entry
+    return record, entries
 
 
 def _build_valid_files(
-    valid: list[MetadataFile], manifest: EntryManifest, gcs_bucket_manager: GcsBucketManager, spec_cache: SpecCache
+    valid: list[MetadataFile],
+    manifest: EntryManifest,
+    gcs_bucket_manager: GcsBucketManager,
+    spec_cache: SpecCache,
+    build: EntryBuild,
 ) -> dict[str, ProcessedMetadataFile]:
     cloud_specs = spec_cache.cloud_spec_paths() if len(valid) > SPEC_LISTING_THRESHOLD else None
-    # Files of the same image (a version and its latest/ copy) are built together, with a spec cache
-    # of their own: each spec is read once and freed as soon as they are done, so memory stays flat
-    # however many files a run processes.
-    groups: dict[tuple[str, str], list[MetadataFile]] = {}
+
+    def build_all(items: list[MetadataFile]) -> dict[str, tuple[ProcessedMetadataFile, dict[str, dict]]]:
+        # Files of the same image (a version and its latest/ copy) are built together, with a spec
+        # cache of their own: each spec is read once and freed as soon as they are done, so memory
+        # stays flat however many files a run processes.
+        groups: dict[tuple[str, str], list[MetadataFile]] = {}
+        for item in items:
+            groups.setdefault(item.docker_image, []).append(item)
+
+        def build_group(group: list[MetadataFile]) -> list[tuple[ProcessedMetadataFile, dict[str, dict]]]:
+            spec_lookup = CachedSpecLookup(spec_cache, cloud_specs)
+            return [
+                _build_entries(item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager, build)
+                for item in group
+            ]
+
+        outcomes: dict[str, tuple[ProcessedMetadataFile, dict[str, dict]]] = {}
+        if groups:
+            with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(groups))) as pool:
+                for group, results in zip(groups.values(), pool.map(build_group, groups.values()), strict=True):
+                    outcomes.update((item.path, result) for item, result in zip(group, results, strict=True))
+        return outcomes
+
+    # Release candidates first: the latest/ entries of their connectors carry their entries.
+    candidates = [item for item in valid if is_release_candidate_metadata(item.path)]
+    built = build_all(candidates)
+    for item in candidates:
+        build.release_candidates[item.path] = {
+            registry: ReleaseCandidate(item.docker_image[1], entry) for registry, entry in built[item.path][1].items()
+        }
+    built.update(build_all([item for item in valid if not is_release_candidate_metadata(item.path)]))
+    return {path: record for path, (record, _) in built.items()}
+
+
+def _wanted_override_copies(valid: list[MetadataFile], registry_format: RegistryFormat) -> dict[str, dict[str, str]]:
+    """Metadata file -> registry -> the override-path copy its entry would also be written to."""
+    if registry_format is not RegistryFormat.current:
+        return {}
+    wanted: dict[str, dict[str, str]] = {}
     for item in valid:
-        groups.setdefault(item.docker_image, []).append(item)
-
-    def build_group(items: list[MetadataFile]) -> list[ProcessedMetadataFile]:
-        spec_lookup = CachedSpecLookup(spec_cache, cloud_specs)
-        return [_build_entries(item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager) for item in items]
-
-    built: dict[str, ProcessedMetadataFile] = {}
-    if groups:
-        with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(groups))) as pool:
-            for items, records in zip(groups.values(), pool.map(build_group, groups.values()), strict=True):
-                built.update((item.path, record) for item, record in zip(items, records, strict=True))
-    return built
+        if not is_versioned_metadata(item.path):
+            continue
+        for registry, (repository, tag) in item.entry_images.items():
+            copy_path = override_copy_path(repository, tag, *item.docker_image, registry)
+            if copy_path is not None:
+                wanted.setdefault(item.path, {})[registry] = copy_path
+    return wanted
 
 
 def _written_urls(result: RegistryEntryResult, gcs_bucket_manager: GcsBucketManager) -> str:
@@ -162,6 +245,7 @@ def registry_entry(
     metadata_entry: MetadataEntries,
     gcs_bucket_manager: GcsBucketManager,
     spec_cache: SpecCache,
+    registry_format_settings: RegistryFormatSettings,
 ) -> Output[RegistryEntryResult]:
     manifest, manifest_generation = read_entry_manifest(gcs_bucket_manager)
     if manifest_generation != metadata_entry.manifest_generation:
@@ -178,7 +262,18 @@ def registry_entry(
             for registry in unrecorded_registries(previous)
         }
         processed[item.path] = invalid_file_record(item.path, item.generation, item.etag, item.problems, previous, live)
-    built = _build_valid_files(metadata_entry.valid, manifest, gcs_bucket_manager, spec_cache)
+    registry_format = registry_format_settings.registry_format
+    live_paths = (set(manifest.files) | {item.path for item in metadata_entry.valid} | set(processed)) - set(
+        metadata_entry.deleted
+    )
+    build = EntryBuild(
+        registry_format=registry_format,
+        bucket_name=gcs_bucket_manager.bucket_name,
+        copies=plan_override_copies(
+            _wanted_override_copies(metadata_entry.valid, registry_format), manifest, live_paths, metadata_entry.deleted
+        ),
+    )
+    built = _build_valid_files(metadata_entry.valid, manifest, gcs_bucket_manager, spec_cache, build)
     processed.update(built)
 
     result = RegistryEntryResult(full_scan=metadata_entry.full_scan)
@@ -195,6 +290,22 @@ def registry_entry(
         for registry in REGISTRY_NAMES:
             if gcs_bucket_manager.delete(entry_path(path, registry)):
                 result.deleted.append(entry_path(path, registry))
+    # ...and its override-path copies, as does one whose override moved; only at the generation it wrote
+    # (checked first as well: the emulator ignores a delete's generation precondition).
+    for copy_path, generation in stale_override_copies(manifest, processed, metadata_entry.deleted, live_paths):
+        try:
+            if gcs_bucket_manager.generation_of(copy_path) != generation:
+                raise ConcurrentWriteError(copy_path)
+            if gcs_bucket_manager.delete(copy_path, if_generation_match=generation):
+                result.override_copies_deleted.append(copy_path)
+        except ConcurrentWriteError:
+            context.log.info(f"{copy_path} was rewritten since this file's copy was made; left in place")
+    result.override_copies_written = sorted(
+        outcome.copy_path
+        for record in built.values()
+        for outcome in record.registries.values()
+        if outcome.status == "written" and outcome.copy_path
+    )
 
     new_manifest = next_manifest(manifest, processed, metadata_entry.deleted)
     if new_manifest != manifest:
@@ -211,6 +322,9 @@ def registry_entry(
             "oss_entries_written": len(result.written["oss"]),
             "cloud_entries_written": len(result.written["cloud"]),
             "entries_deleted": len(result.deleted),
+            "registry_format": registry_format.value,
+            "override_copies_written": len(result.override_copies_written),
+            "override_copies_deleted": len(result.override_copies_deleted),
             "failed": len(result.failed),
             "manifest_records": result.manifest_records,
             "written_urls": MetadataValue.md(_written_urls(result, gcs_bucket_manager)),

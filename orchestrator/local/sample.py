@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.layout import registry_overrides
+from orchestrator.layout import LATEST_FOLDER, RELEASE_CANDIDATE_FOLDER, registry_overrides
 
 SPEC_SIZES = ("small", "realistic")
 SAMPLE_ERAS = ("2023", "2025")
@@ -56,6 +56,8 @@ class SampleConnector:
     cloud_enabled: bool
     cloud_docker_repository: str
     has_cloud_spec: bool
+    release_candidate: str | None = None  # the version in release_candidate/ (era 2025)
+    supports_data_activation: bool = False
 
 
 @dataclass(frozen=True)
@@ -876,9 +878,31 @@ def _build_image(profile: _Profile, ordinal: int) -> str:
     return f"docker.io/airbyte/{base}:{2 + ordinal // 3}.{ordinal % 3}.0@sha256:{digest}"
 
 
-def _metadata_document(profile: _Profile, seed: int, ordinal: int) -> dict:
+def _supports_data_activation(profile: _Profile, seed: int) -> bool:
+    """Era 2025: about a third of the destinations, from a random stream of its own."""
+    if profile.connector_type != "destination":
+        return False
+    return profile.index == 2 or random.Random(f"{seed}/data-activation/{profile.index}").random() < 0.3
+
+
+def _rollout_configuration(profile: _Profile, seed: int) -> dict:
+    """Era 2025: a release candidate's progressive rollout, some values left to the registry's defaults."""
+    rng = random.Random(f"{seed}/rollout/{profile.index}")
+    rollout: dict[str, Any] = {"enableProgressiveRollout": True}
+    if rng.random() < 0.5:
+        rollout["initialPercentage"] = rng.choice((5, 10, 25))
+    if rng.random() < 0.5:
+        rollout["maxPercentage"] = rng.choice((25, 50, 100))
+    if rng.random() < 0.3:
+        rollout["advanceDelayMinutes"] = rng.choice((30, 60, 120))
+    return rollout
+
+
+def _metadata_document(profile: _Profile, seed: int, ordinal: int, era: str = "2023") -> dict:
     tag = profile.versions[ordinal]
-    pinned_tag = profile.versions[ordinal - 1] if "-rc." in tag else None
+    candidate = "-rc." in tag
+    # The seed's release candidates kept both registries on the last stable image; today's run their own.
+    pinned_tag = profile.versions[ordinal - 1] if candidate and era == "2023" else None
     flags = profile.flags
     data: dict[str, Any] = {
         "ab_internal": {
@@ -933,6 +957,8 @@ def _metadata_document(profile: _Profile, seed: int, ordinal: int) -> dict:
         data["supportsFileTransfer"] = True
     if profile.connector_type == "destination":
         data["supportsDbt"] = profile.normalization
+    if era == "2025" and _supports_data_activation(profile, seed):
+        data["supportsDataActivation"] = True
     if profile.normalization:
         engine = profile.slug.rsplit("-", 1)[-1]
         data["supportsNormalization"] = True
@@ -976,7 +1002,10 @@ def _metadata_document(profile: _Profile, seed: int, ordinal: int) -> dict:
         releases["breakingChanges"] = breaking
         if flags["migration_url"]:
             releases["migrationDocumentationUrl"] = f"{profile.docs_url}-migrations"
-    if pinned_tag or flags["rollout"]:
+    if era == "2025" and candidate:
+        releases["rolloutConfiguration"] = _rollout_configuration(profile, seed)
+        releases["isReleaseCandidate"] = True
+    elif pinned_tag or flags["rollout"]:
         releases["rolloutConfiguration"] = {"enableProgressiveRollout": bool(pinned_tag)}
     if releases:
         data["releases"] = releases
@@ -985,7 +1014,8 @@ def _metadata_document(profile: _Profile, seed: int, ordinal: int) -> dict:
     if profile.style == "migrated":  # older versions still use the old key name
         overrides_key = "registries" if ordinal < flags["migrate_at"] else "registryOverrides"
     data[overrides_key] = _overrides(profile, pinned_tag)
-    return {"data": data, "metadataSpecVersion": "1.0"}
+    # Today's files write the version unquoted: a YAML float, read as "1.0" (SPEC §3.1).
+    return {"data": data, "metadataSpecVersion": 1.0 if era == "2025" else "1.0"}
 
 
 # Plain (unquoted) YAML scalars: a conservative character set, and nothing YAML would read as
@@ -1511,7 +1541,8 @@ def generate_sample(
     registries built from it with those recorded before the project changed).
 
     Metadata bucket: `metadata/<repo>/<tag>/metadata.yaml` per version, `latest/` holding a copy of
-    the newest non-rc version, `icon.svg` beside each for connectors with an icon. Spec cache:
+    the newest non-rc version (and in era 2025 `release_candidate/` one of the release candidate),
+    `icon.svg` beside each for connectors with an icon. Spec cache:
     `specs/<repo>/<tag>/spec.json` for every image a registry entry references (registry overrides
     included) and `spec.cloud.json` for connectors with a cloud-specific spec."""
     if connectors < 0 or versions < 1:
@@ -1531,10 +1562,15 @@ def generate_sample(
         icon = _icon(profile) if profile.has_icon else None
         ordinals = {tag: ordinal for ordinal, tag in enumerate(profile.versions)}
         latest_tag = [tag for tag in profile.versions if "-rc." not in tag][-1]
+        candidate_tag = profile.versions[-1] if era == "2025" and "-rc." in profile.versions[-1] else None
         for ordinal, tag in enumerate(profile.versions):
-            document = _metadata_document(profile, seed, ordinal)
+            document = _metadata_document(profile, seed, ordinal, era)
             raw = _dump_yaml(document)
-            folders = [tag] + (["latest"] if tag == latest_tag else [])
+            folders = (
+                [tag]
+                + ([LATEST_FOLDER] if tag == latest_tag else [])
+                + ([RELEASE_CANDIDATE_FOLDER] if tag == candidate_tag else [])
+            )
             for folder in folders:
                 metadata_objects[f"metadata/{profile.repository}/{folder}/metadata.yaml"] = raw
                 if icon is not None:
@@ -1571,6 +1607,8 @@ def generate_sample(
                 cloud_enabled=profile.cloud_enabled,
                 cloud_docker_repository=profile.cloud_repository,
                 has_cloud_spec=profile.cloud_spec and profile.cloud_enabled,
+                release_candidate=candidate_tag,
+                supports_data_activation=era == "2025" and _supports_data_activation(profile, seed),
             )
         )
     return SampleBucket(metadata_objects=metadata_objects, spec_objects=spec_objects, connectors=tuple(summaries))

@@ -4,11 +4,20 @@ entries a registry build can reuse. The assets read, call these, and write."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from orchestrator.layout import REGISTRY_NAMES
+from orchestrator.layout import (
+    METADATA_FILE_NAME,
+    REGISTRY_NAMES,
+    folder_of,
+    is_latest_metadata,
+    is_release_candidate_metadata,
+    latest_metadata_beside,
+    release_candidate_metadata_beside,
+)
 from orchestrator.models.state import (
     EntryManifest,
     ProcessedMetadataFile,
@@ -75,6 +84,32 @@ def plan_named_scan(found: Mapping[str, int | None], manifest: EntryManifest) ->
     )
 
 
+def release_candidate_companions(paths: Iterable[str]) -> set[str]:
+    """The files whose entries depend on these new, changed or deleted ones (SPEC §4.1): a connector's
+    latest/ when its release_candidate/ is among them (the candidate joins or leaves the latest
+    entry), and its release_candidate/ when its latest/ is (the candidate is judged against the new
+    latest, and its entry is needed to build it). Whether they exist is not known here."""
+    given = set(paths)
+    companions = set()
+    for path in given:
+        if is_release_candidate_metadata(path):
+            companions.add(latest_metadata_beside(path))
+        elif is_latest_metadata(path):
+            companions.add(release_candidate_metadata_beside(path))
+    return companions - given
+
+
+def with_release_candidate_companions(plan: ScanPlan) -> ScanPlan:
+    """The plan with the live companions of what it reads or deletes read too (and rebuilt), so that
+    a release candidate uploaded, changed or removed updates its latest/ entry in the same run."""
+    extra = sorted(
+        path
+        for path in release_candidate_companions([*plan.to_read, *plan.deleted])
+        if path in plan.live_paths and path not in plan.to_read
+    )
+    return dataclasses.replace(plan, to_read=[*plan.to_read, *extra]) if extra else plan
+
+
 def known_invalid_files(manifest: EntryManifest, live_paths: set[str], read_now: set[str]) -> dict[str, list[str]]:
     """Invalid files not read again in this run, with the problems recorded when they were."""
     return {
@@ -92,16 +127,30 @@ class KeptEntry:
     known: bool
     generation: int | None = None
 
+    copy_path: str | None = None  # the override-path copy the file owns, kept with the entry
+    copy_generation: int | None = None
+
 
 def kept_entry(previous: ProcessedMetadataFile | None, registry: str) -> KeptEntry:
     if previous is not None and registry in previous.registries:
         outcome = previous.registries[registry]
-        return KeptEntry(True, None if outcome.status == "disabled" else outcome.generation)
+        return KeptEntry(
+            True,
+            None if outcome.status == "disabled" else outcome.generation,
+            outcome.copy_path,
+            outcome.copy_generation,
+        )
     return KeptEntry(False)
 
 
-def failed_outcome(error: str, kept_generation: int | None) -> RegistryEntryOutcome:
-    return RegistryEntryOutcome(status="failed", error=error, generation=kept_generation)
+def failed_outcome(error: str, kept_generation: int | None, kept: KeptEntry | None = None) -> RegistryEntryOutcome:
+    return RegistryEntryOutcome(
+        status="failed",
+        error=error,
+        generation=kept_generation,
+        copy_path=kept.copy_path if kept else None,
+        copy_generation=kept.copy_generation if kept else None,
+    )
 
 
 def invalid_file_record(
@@ -128,6 +177,68 @@ def unrecorded_registries(previous: ProcessedMetadataFile | None) -> list[str]:
     """Registries whose entry beside an invalid file the manifest knows nothing of."""
     recorded = previous.registries if previous is not None else {}
     return [registry for registry in REGISTRY_NAMES if registry not in recorded]
+
+
+def plan_override_copies(
+    wanted: Mapping[str, Mapping[str, str]],
+    manifest: EntryManifest,
+    live_paths: set[str],
+    deleted: Iterable[str],
+) -> dict[str, dict[str, str]]:
+    """Which override-path copies (SPEC §4.1) the files built in this run may write.
+    `wanted`: metadata file -> registry -> the copy path its entry would be written to as well.
+
+    A folder holding a metadata file of its own keeps its own entry: no copy goes there. A copy
+    path belongs to the file that first wrote it (the manifest says which) for as long as that file
+    is live and claims it; among files of this run claiming a free path, the first by path order
+    gets it. Returns metadata file -> registry -> copy path granted."""
+    gone = set(deleted)
+    owners = {path: owner for path, owner in manifest.override_copy_owners().items() if owner not in gone}
+    claims: dict[str, list[str]] = {}
+    for metadata_file in sorted(wanted):
+        for copy_path in wanted[metadata_file].values():
+            claims.setdefault(copy_path, []).append(metadata_file)
+    winners: dict[str, str] = {}
+    for copy_path, claimants in claims.items():
+        if f"{folder_of(copy_path)}/{METADATA_FILE_NAME}" in live_paths:
+            continue
+        owner = owners.get(copy_path)
+        if owner is not None and owner not in wanted:
+            continue  # its owner is not rebuilt in this run, so it still claims it
+        winners[copy_path] = owner if owner in claimants else claimants[0]
+    granted: dict[str, dict[str, str]] = {}
+    for metadata_file, copies in wanted.items():
+        for registry, copy_path in copies.items():
+            if winners.get(copy_path) == metadata_file:
+                granted.setdefault(metadata_file, {})[registry] = copy_path
+    return granted
+
+
+def stale_override_copies(
+    manifest: EntryManifest,
+    processed: Mapping[str, ProcessedMetadataFile],
+    deleted: Iterable[str],
+    live_paths: set[str],
+) -> list[tuple[str, int]]:
+    """Copies (path, generation written) that their file no longer claims: it is gone, its registry
+    is now disabled, or its override points elsewhere. Not those in a folder that now holds a
+    metadata file (the entry there is that file's own); the rest are deleted only at the generation
+    the copy was written with, so an object someone else has written since is never removed."""
+    stale: list[tuple[str, int]] = []
+    for path in sorted({*processed, *deleted}):
+        previous = manifest.files.get(path)
+        if previous is None:
+            continue
+        record = processed.get(path)
+        for registry, outcome in previous.registries.items():
+            if not outcome.copy_path or outcome.copy_generation is None:
+                continue
+            now = record.registries.get(registry) if record is not None else None
+            if f"{folder_of(outcome.copy_path)}/{METADATA_FILE_NAME}" in live_paths:
+                continue
+            if now is None or now.copy_path != outcome.copy_path:
+                stale.append((outcome.copy_path, outcome.copy_generation))
+    return stale
 
 
 def next_manifest(

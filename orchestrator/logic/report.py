@@ -35,6 +35,7 @@ REGISTRY_COLUMNS = [
     "supportLevel",
     "sourceType",
     "language",
+    "releaseCandidate",
     "tags",
     "githubIssueLabel",
     "documentationUrl",
@@ -49,6 +50,7 @@ MERGED_COLUMNS = [
     "supportLevel",
     "sourceType",
     "language",
+    "releaseCandidate",
     "inOss",
     "inCloud",
     "imageOss",
@@ -62,7 +64,16 @@ MERGED_COLUMNS = [
 
 # Fields of the merged row that describe the connector rather than one registry's copy of it:
 # taken from the OSS entry, or from the Cloud entry when OSS lacks them.
-_SHARED_FIELDS = ("name", "releaseStage", "supportLevel", "sourceType", "language", "documentationUrl", "iconUrl")
+_SHARED_FIELDS = (
+    "name",
+    "releaseStage",
+    "supportLevel",
+    "sourceType",
+    "language",
+    "releaseCandidate",
+    "documentationUrl",
+    "iconUrl",
+)
 
 PREVIEW_COLUMNS_REGISTRY = ["name", "definitionId", "image", "releaseStage", "supportLevel"]
 PREVIEW_COLUMNS_MERGED = ["name", "imageOss", "imageCloud", "imagesMatch", "releaseStage", "supportLevel"]
@@ -121,6 +132,23 @@ def _language(entry: dict) -> str | None:
     return None
 
 
+def release_candidate_summary(entry: dict) -> str | None:
+    """The release candidate in rollout (SPEC §4.1), e.g. `1.3.0-rc.1 (rollout 0-50%)`."""
+    releases = entry.get("releases")
+    candidates = releases.get("releaseCandidates") if isinstance(releases, dict) else None
+    if not isinstance(candidates, dict) or not candidates:
+        return None
+    parts = []
+    for tag, candidate in sorted(candidates.items()):
+        candidate_releases = candidate.get("releases") if isinstance(candidate, dict) else None
+        rollout = candidate_releases.get("rolloutConfiguration") if isinstance(candidate_releases, dict) else None
+        if isinstance(rollout, dict) and rollout.get("enableProgressiveRollout"):
+            parts.append(f"{tag} (rollout {rollout.get('initialPercentage', 0)}-{rollout.get('maxPercentage', 50)}%)")
+        else:
+            parts.append(str(tag))
+    return ", ".join(parts)
+
+
 def registry_dataframe(registry: dict, connector_type: str, registry_name: str) -> pd.DataFrame:
     """One row per entry of `registry`'s sources or destinations, in registry order.
 
@@ -152,6 +180,7 @@ def registry_dataframe(registry: dict, connector_type: str, registry_name: str) 
                 "supportLevel": entry.get("supportLevel"),
                 "sourceType": entry.get("sourceType"),
                 "language": _language(entry),
+                "releaseCandidate": release_candidate_summary(entry),
                 # Joined so that the frame previews and serialises as plain text.
                 "tags": ", ".join(str(tag) for tag in tags),
                 "githubIssueLabel": entry.get("githubIssueLabel"),

@@ -1,20 +1,60 @@
-"""Metadata → registry entry (SPEC §4), one function per rule, applied in order by
-`metadata_to_registry_entry`. Works on the `data` mapping as parsed from YAML, so every field the
-author wrote is carried through exactly as written."""
+"""Metadata → registry entry (SPEC §4, and §4.1 in the current format), one function per rule,
+applied in order by `metadata_to_registry_entry`. Works on the `data` mapping as read (validation's
+document), so every field the author wrote is carried through as written."""
 
 from __future__ import annotations
 
 import copy
 import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator.layout import OVERRIDE_KEYS, registry_override
-from orchestrator.models.registry import ConnectorRegistryDestinationDefinition, ConnectorRegistrySourceDefinition
+from orchestrator.layout import DOCKER_REPOSITORY, OVERRIDE_KEYS, entry_file_name, metadata_folder, registry_override
+from orchestrator.logic.versions import SEMVER, parse_version
+from orchestrator.models.registry import (
+    ConnectorRegistryDestinationDefinition,
+    ConnectorRegistrySourceDefinition,
+    RegistryFormat,
+)
 
 SpecLookup = Callable[[str, str, str], dict | None]
+
+# §4.1: what an entry says when its metadata does not.
+DEFAULT_SUPPORT_LEVEL = "community"
+DEFAULT_AB_INTERNAL = {"sl": 100, "ql": 100}
+RELEASES_FIELDS = ("migrationDocumentationUrl", "breakingChanges", "rolloutConfiguration", "releaseCandidates")
+ROLLOUT_DEFAULTS = {"initialPercentage": 0, "maxPercentage": 50, "advanceDelayMinutes": 10}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """The metadata object an entry is built from (`generated.source_file_info`)."""
+
+    bucket_name: str
+    path: str
+    etag: str
+    updated: str  # the object's update time, ISO 8601 UTC
+
+    def info(self) -> dict:
+        # The object's time, not the wall clock: the same bucket keeps yielding the same bytes.
+        return {
+            "metadata_bucket_name": self.bucket_name,
+            "metadata_file_path": self.path,
+            "metadata_etag": self.etag,
+            "metadata_last_modified": self.updated,
+            "registry_entry_generated_at": self.updated,
+        }
+
+
+@dataclass(frozen=True)
+class ReleaseCandidate:
+    """A connector's release_candidate/ version: its tag (the metadata file's own) and its entry for one registry."""
+
+    tag: str
+    entry: dict
 
 
 class RegistryEntryError(ValueError):
@@ -90,6 +130,78 @@ def apply_migration_url_defaults(entry: dict) -> dict:
     return {**entry, "releases": releases}
 
 
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def set_language(entry: dict) -> dict:
+    """§4.1: `language`, when absent, from the first `language:<x>` tag (PyAirbyte installs by it)."""
+    if entry.get("language"):
+        return entry
+    for tag in entry.get("tags") or []:
+        if isinstance(tag, str) and tag.startswith("language:") and len(tag) > len("language:"):
+            return {**entry, "language": tag.split(":", 1)[1]}
+    return entry
+
+
+def default_support_level(entry: dict) -> dict:
+    """§4.1."""
+    return entry if entry.get("supportLevel") else {**entry, "supportLevel": DEFAULT_SUPPORT_LEVEL}
+
+
+def default_ab_internal(entry: dict) -> dict:
+    """§4.1: `{sl: 100, ql: 100}` with the file's own values on top."""
+    own = _mapping(entry.get("ab_internal"))
+    return {
+        **entry,
+        "ab_internal": {**DEFAULT_AB_INTERNAL, **{key: value for key, value in own.items() if value is not None}},
+    }
+
+
+def set_source_file_info(entry: dict, source_file: SourceFile | None) -> dict:
+    """§4.1: `generated.source_file_info`; other keys the upload tooling wrote under `generated` stay."""
+    if source_file is None:
+        return entry
+    generated = _mapping(entry.get("generated"))
+    return {**entry, "generated": {**copy.deepcopy(generated), "source_file_info": source_file.info()}}
+
+
+def keep_registry_release_fields(entry: dict) -> dict:
+    """§4.1: `releases` holds only what a registry carries (`isReleaseCandidate` is dropped); empty, it goes."""
+    releases = entry.get("releases")
+    if not isinstance(releases, dict):
+        return entry
+    kept = {key: releases[key] for key in RELEASES_FIELDS if key in releases}
+    updated = {key: value for key, value in entry.items() if key != "releases"}
+    if kept:
+        updated["releases"] = kept
+    return updated
+
+
+def release_candidate_applies(latest_tag: str, candidate_tag: str) -> bool:
+    """A release candidate older than or equal to the latest version has been promoted or abandoned."""
+    try:
+        return parse_version(candidate_tag) > parse_version(latest_tag)
+    except ValueError:
+        return False
+
+
+def add_release_candidate(entry: dict, latest_tag: str, candidate: ReleaseCandidate | None) -> dict:
+    """§4.1: the latest/ entry (of the metadata file tagged `latest_tag`) carries a newer release
+    candidate's own entry under `releases.releaseCandidates.<tag>`, its rollout configuration
+    completed by the defaults."""
+    if candidate is None or not release_candidate_applies(latest_tag, candidate.tag):
+        return entry
+    candidate_entry = copy.deepcopy(candidate.entry)
+    candidate_releases = _mapping(candidate_entry.get("releases"))
+    rollout = _mapping(candidate_releases.get("rolloutConfiguration"))
+    candidate_releases["rolloutConfiguration"] = {**ROLLOUT_DEFAULTS, **rollout}
+    candidate_entry["releases"] = candidate_releases
+    releases = copy.deepcopy(_mapping(entry.get("releases")))
+    releases["releaseCandidates"] = {candidate.tag: candidate_entry}
+    return {**entry, "releases": releases}
+
+
 def attach_spec(entry: dict, registry: str, spec_lookup: SpecLookup) -> dict:
     """Rule 8: the cached spec of the image after overrides (for cloud, spec.cloud.json first)."""
     repository, tag = entry["dockerRepository"], str(entry["dockerImageTag"])
@@ -119,11 +231,16 @@ def to_json_compatible(value: Any) -> Any:
 
 
 def validate_registry_entry(entry: dict, connector_type: str) -> dict:
-    """Rule 9: nulls left out (a spec keeps its own nulls), then checked against the definition schema."""
+    """Rule 9: nulls left out (a spec keeps its own nulls, and so do the release candidates' entries,
+    already cleaned), then checked against the definition schema."""
     spec = entry.get("spec")
+    releases = entry.get("releases")
+    candidates = releases.get("releaseCandidates") if isinstance(releases, dict) else None
     cleaned = drop_nulls({key: value for key, value in entry.items() if key != "spec"})
     if spec is not None:
         cleaned["spec"] = spec
+    if candidates is not None:
+        cleaned["releases"]["releaseCandidates"] = candidates
     model = ConnectorRegistrySourceDefinition if connector_type == "source" else ConnectorRegistryDestinationDefinition
     try:
         model.model_validate(cleaned)
@@ -133,8 +250,19 @@ def validate_registry_entry(entry: dict, connector_type: str) -> dict:
     return cleaned
 
 
-def metadata_to_registry_entry(data: dict, registry: str, icon_url: str | None, spec_lookup: SpecLookup) -> dict | None:
-    """The registry entry of one metadata `data` mapping, or None when that registry is disabled."""
+def metadata_to_registry_entry(
+    data: dict,
+    registry: str,
+    icon_url: str | None,
+    spec_lookup: SpecLookup,
+    *,
+    registry_format: RegistryFormat = RegistryFormat.seed,
+    source_file: SourceFile | None = None,
+    release_candidate: ReleaseCandidate | None = None,
+) -> dict | None:
+    """The registry entry of one metadata `data` mapping, or None when that registry is disabled.
+    The current format also needs the metadata object (`source_file`) and, for a latest/ file, the
+    connector's release candidate with its entry for this registry, if it has one."""
     if not is_enabled(data, registry):
         return None
     connector_type = data["connectorType"]
@@ -144,8 +272,28 @@ def metadata_to_registry_entry(data: dict, registry: str, icon_url: str | None, 
     entry = add_registry_defaults(entry)
     entry = set_icon_url(entry, icon_url)
     entry = apply_migration_url_defaults(entry)
+    if registry_format is RegistryFormat.current:
+        entry = set_language(entry)
+        entry = default_support_level(entry)
+        entry = default_ab_internal(entry)
+        entry = set_source_file_info(entry, source_file)
+        entry = keep_registry_release_fields(entry)
+        entry = add_release_candidate(entry, str(data["dockerImageTag"]), release_candidate)
     entry = attach_spec(entry, registry, spec_lookup)
     return validate_registry_entry(entry, connector_type)
+
+
+def override_copy_path(
+    repository: str, tag: str, metadata_repository: str, metadata_tag: str, registry: str
+) -> str | None:
+    """§4.1: where an entry naming the image `repository:tag`, unlike its metadata file's, is also
+    written (`metadata/<entry repository>/<entry tag>/<registry>.json`); None when the image is the
+    file's own, or cannot name a versioned folder."""
+    if (repository, tag) == (metadata_repository, metadata_tag):
+        return None
+    if not DOCKER_REPOSITORY.match(repository) or not SEMVER.match(tag):
+        return None
+    return f"{metadata_folder(repository, tag)}/{entry_file_name(registry)}"
 
 
 def entry_definition_id(entry: dict) -> str:

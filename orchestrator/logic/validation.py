@@ -1,5 +1,6 @@
-"""Validation of a metadata file (SPEC §3). Every problem is returned, not just the first, and
-each one names the file and the field."""
+"""Validation of a metadata file (SPEC §3, §3.1) and the rules applied at upload only (§3.2). Every
+problem is returned, not just the first, and each one names the file and the field. A warning names
+them too but does not refuse the file."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from orchestrator.logic.versions import PLAIN_VERSION, parse_version
+from orchestrator.logic.versions import PLAIN_VERSION, is_release_candidate, parse_version
 from orchestrator.models.metadata import ConnectorMetadataDefinitionV0
+
+# The connector builder's own image: its major versions carry no breaking-change entry (§3.1).
+DECLARATIVE_MANIFEST_DEFINITION_ID = "64a2f99c-542f-4af8-9a6f-355f1217b436"
+PYPI_LANGUAGES = ("language:python", "language:low-code")
 
 YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # the C loader is several times faster on large buckets
@@ -33,9 +38,11 @@ class ValidationProblem:
 class MetadataValidationResult:
     file: str
     metadata: ConnectorMetadataDefinitionV0 | None = None
-    # The document exactly as parsed from YAML: what the registry entries are built from.
+    # The document as parsed from YAML, with only the values §3.1 reads differently replaced (numbers
+    # read as text, `[]` read as `{}`): what the registry entries are built from.
     document: dict | None = None
     problems: list[ValidationProblem] = field(default_factory=list)
+    warnings: list[ValidationProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,9 +74,46 @@ def _pydantic_problems(file: str, error: ValidationError) -> list[ValidationProb
     return problems
 
 
-def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
-    """The rules that the schema alone cannot express."""
+def document_as_read(written: Any, parsed: Any) -> Any:
+    """`written` (as YAML parsed it) with the values the model read differently put in their place:
+    a number read as text, `[]` read as an empty mapping. Everything else stays exactly as written
+    (URLs unnormalised, dates as dates, keys in their order)."""
+    if isinstance(parsed, BaseModel):
+        if isinstance(written, list) and not written:
+            return {}
+        if not isinstance(written, dict):
+            return written
+        fields = type(parsed).model_fields
+        return {
+            key: document_as_read(value, getattr(parsed, key)) if key in fields else value
+            for key, value in written.items()
+        }
+    if isinstance(parsed, dict):
+        if isinstance(written, list) and not written:
+            return {}
+        if isinstance(written, dict) and len(written) == len(parsed):
+            return {
+                key: document_as_read(value, parsed_value)
+                for (key, value), parsed_value in zip(written.items(), parsed.values(), strict=True)
+            }
+        return written
+    if isinstance(parsed, list) and isinstance(written, list) and len(written) == len(parsed):
+        return [document_as_read(value, parsed_value) for value, parsed_value in zip(written, parsed, strict=True)]
+    if isinstance(parsed, str) and isinstance(written, (int, float)) and not isinstance(written, bool):
+        return parsed
+    return written
+
+
+def _breaking_changes(data: dict) -> dict:
+    releases = data.get("releases")
+    changes = releases.get("breakingChanges") if isinstance(releases, dict) else None
+    return changes if isinstance(changes, dict) else {}
+
+
+def _rule_problems(file: str, data: dict) -> tuple[list[ValidationProblem], list[ValidationProblem]]:
+    """The rules that the schema alone cannot express: (problems, warnings)."""
     problems: list[ValidationProblem] = []
+    warnings: list[ValidationProblem] = []
     tags = data.get("tags") or []
     if isinstance(tags, list):
         for index, tag in enumerate(tags):
@@ -90,15 +134,13 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
         except ValueError as error:
             problems.append(ValidationProblem(file, "data.dockerImageTag", str(error)))
 
-    releases = data.get("releases")
-    breaking_changes = releases.get("breakingChanges") if isinstance(releases, dict) else None
-    breaking_changes = breaking_changes if isinstance(breaking_changes, dict) else {}
+    breaking_changes = _breaking_changes(data)
     for key in breaking_changes:
         where = f"data.releases.breakingChanges.{key}"
         if not PLAIN_VERSION.match(str(key)):
             problems.append(ValidationProblem(file, where, f"breaking change version {key!r} is not of the form x.y.z"))
-        elif version is not None and parse_version(str(key)) > version:
-            problems.append(
+        elif version is not None and parse_version(str(key)) > version and not _prerelease_of(str(image_tag), str(key)):
+            warnings.append(
                 ValidationProblem(file, where, f"breaking change {key} is newer than dockerImageTag {image_tag}")
             )
 
@@ -106,6 +148,7 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
         version is not None
         and version.is_major_release
         and str(image_tag) not in {str(key) for key in breaking_changes}
+        and str(data.get("definitionId")) != DECLARATIVE_MANIFEST_DEFINITION_ID
     ):
         problems.append(
             ValidationProblem(
@@ -114,7 +157,12 @@ def _rule_problems(file: str, data: dict) -> list[ValidationProblem]:
                 f"major version {image_tag} needs a breaking change entry for {image_tag}",
             )
         )
-    return problems
+    return problems, warnings
+
+
+def _prerelease_of(tag: str, release: str) -> bool:
+    """`2.0.0-dev.1` is a pre-release of `2.0.0`: its breaking change is not 'newer' than it."""
+    return tag.split("-", 1)[0] == release and tag != release
 
 
 def validate_metadata_document(document: Any, file: str) -> MetadataValidationResult:
@@ -128,12 +176,70 @@ def validate_metadata_document(document: Any, file: str) -> MetadataValidationRe
         result.metadata = ConnectorMetadataDefinitionV0.model_validate(document)
     except ValidationError as error:
         result.problems.extend(_pydantic_problems(file, error))
+    else:
+        result.document = document_as_read(document, result.metadata)
+        document = result.document
     data = document.get("data")
     if isinstance(data, dict):
-        result.problems.extend(_rule_problems(file, data))
+        problems, warnings = _rule_problems(file, data)
+        result.problems.extend(problems)
+        result.warnings.extend(warnings)
     if result.problems:
         result.metadata = None
     return result
+
+
+def upload_rule_problems(file: str, data: dict, prerelease: str | None = None) -> list[ValidationProblem]:
+    """The reference's 2024 rules, applied by the upload command (and `validate`) only (§3.2): files
+    already in a bucket were accepted by the rules of their day. `prerelease`: the tag of a
+    development build (`--prerelease`), which skips the release-candidate rules."""
+    problems: list[ValidationProblem] = []
+    tag = str(data.get("dockerImageTag") or "")
+    releases = data["releases"] if isinstance(data.get("releases"), dict) else {}
+    rollout = releases.get("rolloutConfiguration")
+    progressive = rollout.get("enableProgressiveRollout") if isinstance(rollout, dict) else None
+    rollout_field = "data.releases.rolloutConfiguration.enableProgressiveRollout"
+    if prerelease is None:
+        try:
+            version = parse_version(tag)
+        except ValueError:
+            version = None  # already a problem of the schema rules
+        if is_release_candidate(tag):
+            if version is not None and version.major >= 1 and version.minor == 0 and version.patch == 0:
+                problems.append(
+                    ValidationProblem(
+                        file,
+                        "data.dockerImageTag",
+                        f"{tag} is a release candidate of a major version: major versions are released directly",
+                    )
+                )
+            if not isinstance(progressive, bool):
+                problems.append(
+                    ValidationProblem(file, rollout_field, f"release candidate {tag} must set it (true or false)")
+                )
+        if progressive is True and "-" not in tag:
+            problems.append(
+                ValidationProblem(file, rollout_field, f"is true, which needs a pre-release tag, not {tag}")
+            )
+        if releases.get("isReleaseCandidate") is True and not is_release_candidate(tag):
+            problems.append(
+                ValidationProblem(
+                    file, "data.releases.isReleaseCandidate", f"is true, which needs an -rc.N tag, not {tag}"
+                )
+            )
+    tags = [item for item in data.get("tags") or [] if isinstance(item, str)]
+    for key in ("remoteRegistries", "remotePackageIndex"):
+        block = data.get(key)
+        pypi = block.get("pypi") if isinstance(block, dict) else None
+        if isinstance(pypi, dict) and pypi.get("enabled") is True and not set(PYPI_LANGUAGES) & set(tags):
+            problems.append(
+                ValidationProblem(
+                    file,
+                    f"data.{key}.pypi.enabled",
+                    f"PyPI publishing needs the tag {' or '.join(PYPI_LANGUAGES)} (tags: {', '.join(tags) or 'none'})",
+                )
+            )
+    return problems
 
 
 def validate_metadata_bytes(raw: bytes, file_label: str) -> MetadataValidationResult:

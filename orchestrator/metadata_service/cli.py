@@ -1,5 +1,5 @@
-"""`metadata_service validate <metadata.yaml or its folder>` and
-`metadata_service upload <metadata.yaml> <bucket> [--check-docker-hub]`.
+"""`metadata_service validate <metadata.yaml or its folder> [--prerelease TAG]` and
+`metadata_service upload <metadata.yaml> <bucket> [--prerelease TAG] [--check-docker-hub]`.
 
 Exit codes: 0 success (including an upload that had nothing to change), 1 invalid file, refused
 upload or concurrent change, 2 bad arguments.
@@ -30,12 +30,18 @@ def _bucket_manager(bucket_name: str) -> GcsBucketManager:
     return GcsBucketManager(gcp_gcs_client=client, bucket_name=bucket_name)
 
 
+def _print_warnings(warnings) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}")
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from orchestrator.metadata_service.files import metadata_files_under, validate_file
+    from orchestrator.metadata_service.files import metadata_files_under, validate_for_upload
 
     failures = 0
     for path in metadata_files_under(args.path):
-        result = validate_file(path)
+        result, _ = validate_for_upload(path, args.prerelease)
+        _print_warnings(result.warnings)
         if result.ok:
             print(f"valid: {path}")
         else:
@@ -57,11 +63,16 @@ def cmd_upload(args: argparse.Namespace) -> int:
     bucket = _bucket_manager(bucket_name)
     try:
         result = upload_metadata(
-            args.metadata_file, bucket, expected_destination=expected, check_docker_hub=args.check_docker_hub
+            args.metadata_file,
+            bucket,
+            expected_destination=expected,
+            check_docker_hub=args.check_docker_hub,
+            prerelease=args.prerelease,
         )
     except gcs_errors.NotFound as error:
         print(f"gs://{bucket_name}: {error.message if hasattr(error, 'message') else error}", file=sys.stderr)
         return 1
+    _print_warnings(result.warnings)
     if result.problems:
         for problem in result.problems:
             print(problem)
@@ -91,12 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="validate a metadata.yaml (or every one under a folder)")
     validate.add_argument("path", type=Path, help="metadata.yaml or its folder")
+    validate.add_argument(
+        "--prerelease", metavar="TAG", help="validate as the development build TAG (release-candidate rules skipped)"
+    )
     validate.set_defaults(handler=cmd_validate)
     upload = commands.add_parser("upload", help="validate, then upload to metadata/<repo>/<tag>/ and latest/")
     upload.add_argument("metadata_file", type=Path, help="metadata.yaml (icon.svg beside it is uploaded too)")
     upload.add_argument(
         "bucket",
         help="bucket name or gs://bucket (optionally gs://bucket/metadata/<repo>/<tag> to assert the destination)",
+    )
+    upload.add_argument(
+        "--prerelease",
+        metavar="TAG",
+        help="upload as the development build TAG (e.g. 1.2.3-dev.abc1234) to metadata/<repo>/TAG/ only",
     )
     upload.add_argument(
         "--check-docker-hub",

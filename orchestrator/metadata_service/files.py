@@ -4,18 +4,29 @@ that the destination in the bucket is the file's own (SPEC §3, §6). No GCS cli
 
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from orchestrator.layout import LATEST_FOLDER, METADATA_FILE_NAME, METADATA_FOLDER, metadata_folder, registry_overrides
-from orchestrator.logic.validation import MetadataValidationResult, ValidationProblem, validate_metadata_bytes
+import yaml
+
+from orchestrator.layout import (
+    DOCKER_REPOSITORY,
+    LATEST_FOLDER,
+    METADATA_FILE_NAME,
+    METADATA_FOLDER,
+    metadata_folder,
+    registry_overrides,
+)
+from orchestrator.logic.validation import (
+    MetadataValidationResult,
+    ValidationProblem,
+    load_yaml,
+    upload_rule_problems,
+    validate_metadata_bytes,
+)
 from orchestrator.logic.versions import SEMVER
 
-# Docker's repository grammar: lower-case path components separated by '/'. Anything else could
-# not round-trip through the bucket path (`..`, spaces, upper case, an empty component).
-DOCKER_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 DOCKER_HUB_TAG_URL = "https://hub.docker.com/v2/repositories/{repository}/tags/{tag}"
 
 
@@ -53,6 +64,49 @@ def metadata_files_under(path: Path) -> list[Path]:
 
 def validate_file(path: Path) -> MetadataValidationResult:
     return validate_metadata_bytes(Path(path).read_bytes(), str(path))
+
+
+def with_prerelease_tag(raw: bytes, tag: str) -> bytes:
+    """The file as a development build `tag`: its dockerImageTag, and every override's, become `tag`.
+    Unreadable files are returned as they are, for validation to report."""
+    try:
+        document = load_yaml(raw)
+    except yaml.YAMLError:
+        return raw
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        return raw
+    data["dockerImageTag"] = tag
+    for override in registry_overrides(data).values():
+        if isinstance(override, dict) and "dockerImageTag" in override:
+            override["dockerImageTag"] = tag
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+def prerelease_tag_problems(file_label: str, tag: str) -> list[ValidationProblem]:
+    if SEMVER.match(tag) and "-" in tag:
+        return []
+    return [
+        ValidationProblem(file_label, "--prerelease", f"{tag!r} is not a pre-release version such as 1.2.3-dev.abc1234")
+    ]
+
+
+def validate_for_upload(path: Path, prerelease: str | None = None) -> tuple[MetadataValidationResult, bytes]:
+    """The file as it would be uploaded (a development build when `prerelease` is given), validated
+    by the rules of the bucket and those of the upload command (SPEC §3.2)."""
+    raw = Path(path).read_bytes()
+    label = str(path)
+    if prerelease is not None:
+        problems = prerelease_tag_problems(label, prerelease)
+        if problems:
+            return MetadataValidationResult(file=label, problems=problems), raw
+        raw = with_prerelease_tag(raw, prerelease)
+    result = validate_metadata_bytes(raw, label)
+    if result.document is not None and isinstance(result.document.get("data"), dict):
+        result.problems.extend(upload_rule_problems(label, result.document["data"], prerelease))
+    if result.problems:
+        result.metadata = None
+    return result, raw
 
 
 def parse_bucket_argument(argument: str) -> tuple[str, tuple[str, str] | None]:

@@ -1,22 +1,54 @@
-"""The metadata file (`metadata.yaml`), SPEC §3. Strict: an unknown key inside `data` is an error
-that names it. Nested pass-through blocks (`connectorBuildOptions`, ...) stay open."""
+"""The metadata file (`metadata.yaml`), SPEC §3 and §3.1. Strict: an unknown key inside `data` is an
+error that names it. Nested pass-through blocks (`connectorTestSuitesOptions`, ...) stay open.
+
+Values are read as the reference's pydantic v1 model read them (§3.1): a YAML number where a string
+is wanted is its text (`metadataSpecVersion: 1.0` is "1.0"), and `[]` where a mapping is wanted is
+an empty mapping."""
 
 from __future__ import annotations
 
 import datetime
+import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+# `<image>:<tag>@sha256:<digest>`; the image may carry a registry host with a port.
+BASE_IMAGE = re.compile(r"^[^\s@]+:[^\s:@/]+@sha256:[0-9a-f]{64}$")
+
+
+def number_as_text(value: Any) -> Any:
+    """A YAML int or float where a string is wanted is read as its text (booleans are not numbers here)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def empty_list_as_mapping(value: Any) -> Any:
+    return {} if isinstance(value, list) and not value else value
+
+
+Text = Annotated[str, BeforeValidator(number_as_text)]
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_list_is_empty_mapping(cls, value: Any) -> Any:
+        return empty_list_as_mapping(value)
+
 
 class OpenModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_list_is_empty_mapping(cls, value: Any) -> Any:
+        return empty_list_as_mapping(value)
 
 
 class ConnectorType(StrEnum):
@@ -59,18 +91,18 @@ class JobType(StrEnum):
 
 
 class AllowedHosts(StrictModel):
-    hosts: list[str] | None = None
+    hosts: list[Text] | None = None
 
 
 class SuggestedStreams(StrictModel):
-    streams: list[str] | None = None
+    streams: list[Text] | None = None
 
 
 class ResourceRequirements(StrictModel):
-    cpu_request: str | None = None
-    cpu_limit: str | None = None
-    memory_request: str | None = None
-    memory_limit: str | None = None
+    cpu_request: Text | None = None
+    cpu_limit: Text | None = None
+    memory_request: Text | None = None
+    memory_limit: Text | None = None
 
 
 class JobTypeResourceLimit(StrictModel):
@@ -84,51 +116,65 @@ class ActorDefinitionResourceRequirements(StrictModel):
 
 
 class NormalizationDestinationDefinitionConfig(StrictModel):
-    normalizationRepository: str
-    normalizationTag: str
-    normalizationIntegrationType: str
+    normalizationRepository: Text
+    normalizationTag: Text
+    normalizationIntegrationType: Text
 
 
 class AirbyteInternal(StrictModel):
-    sl: int | None = None
-    ql: int | None = None
+    sl: Literal[0, 100, 200, 300] | None = None
+    ql: Literal[0, 100, 200, 300, 400, 500, 600] | None = None
     isEnterprise: bool | None = None
     requireVersionIncrementsInPullRequests: bool | None = None
 
 
 class StreamBreakingChangeScope(StrictModel):
     scopeType: Literal["stream"]
-    impactedScopes: list[str] = Field(min_length=1)
+    impactedScopes: list[Text] = Field(min_length=1)
 
 
 class VersionBreakingChange(StrictModel):
     upgradeDeadline: datetime.date
-    message: str
+    message: Text
     migrationDocumentationUrl: AnyUrl | None = None
-    deadlineAction: str | None = None
+    deadlineAction: Text | None = None
     scopedImpact: list[StreamBreakingChangeScope] | None = Field(default=None, min_length=1)
+
+    @field_validator("scopedImpact", mode="before")
+    @classmethod
+    def _present_means_a_list(cls, value: Any) -> Any:
+        # Absent is fine; written as null it is not (the reference schema wants a non-empty list).
+        if value is None:
+            raise ValueError("must be a non-empty list of scopes when present (null is not allowed)")
+        return value
 
 
 class RolloutConfiguration(OpenModel):
+    """Any key is accepted: Airbyte adds new ones (initialPercentage, maxPercentage, advanceDelayMinutes, ...)."""
+
     enableProgressiveRollout: bool | None = None
 
 
+BreakingChanges = Annotated[dict[str, VersionBreakingChange], BeforeValidator(empty_list_as_mapping)]
+
+
 class ConnectorReleases(StrictModel):
-    breakingChanges: dict[str, VersionBreakingChange] | None = None
+    breakingChanges: BreakingChanges | None = None
     migrationDocumentationUrl: AnyUrl | None = None
     rolloutConfiguration: RolloutConfiguration | None = None
+    isReleaseCandidate: bool | None = None
 
 
 class RegistryOverride(StrictModel):
     enabled: bool
-    name: str | None = None
-    dockerRepository: str | None = None
-    dockerImageTag: str | None = None
+    name: Text | None = None
+    dockerRepository: Text | None = None
+    dockerImageTag: Text | None = None
     supportsDbt: bool | None = None
     supportsNormalization: bool | None = None
-    license: str | None = None
+    license: Text | None = None
     documentationUrl: AnyUrl | None = None
-    connectorSubtype: str | None = None
+    connectorSubtype: Text | None = None
     allowedHosts: AllowedHosts | None = None
     normalizationConfig: NormalizationDestinationDefinitionConfig | None = None
     suggestedStreams: SuggestedStreams | None = None
@@ -140,48 +186,62 @@ class RegistryOverrides(StrictModel):
     cloud: RegistryOverride | None = None
 
 
-class PyPiRegistry(OpenModel):
+class PyPiRegistry(StrictModel):
     enabled: bool
-    packageName: str | None = None
+    packageName: Text | None = None
 
 
-class RemoteRegistries(OpenModel):
+class RemoteRegistries(StrictModel):
+    """`remoteRegistries` and the older `remotePackageIndex`: PyPI is the only remote registry."""
+
     pypi: PyPiRegistry | None = None
 
 
 class ExternalDocumentationUrl(OpenModel):
-    title: str
+    title: Text
     url: AnyUrl
-    type: str | None = None
+    type: Text | None = None
+    requiresLogin: bool | None = None
 
 
-class ConnectorBuildOptions(OpenModel):
-    baseImage: str | None = None
+class ConnectorBuildOptions(StrictModel):
+    baseImage: Text | None = None
+
+    @field_validator("baseImage")
+    @classmethod
+    def _pinned_by_digest(cls, value: str | None) -> str | None:
+        if value is not None and not BASE_IMAGE.match(value):
+            raise ValueError(f"{value!r} is not of the form <image>:<tag>@sha256:<64 hex digits>")
+        return value
+
+
+OpenMapping = Annotated[dict[str, Any], BeforeValidator(empty_list_as_mapping)]
 
 
 class Data(StrictModel):
-    name: str
+    name: Text
     definitionId: UUID
     connectorType: ConnectorType
-    dockerRepository: str
-    dockerImageTag: str
-    license: str
+    dockerRepository: Text
+    dockerImageTag: Text
+    license: Text
     documentationUrl: AnyUrl
-    githubIssueLabel: str
+    githubIssueLabel: Text
     connectorSubtype: ConnectorSubtype
     releaseStage: ReleaseStage
 
-    icon: str | None = None
+    icon: Text | None = None
     supportLevel: SupportLevel | None = None
     releaseDate: datetime.date | None = None
-    protocolVersion: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    protocolVersion: Text | None = None
+    tags: list[Text] = Field(default_factory=list)
     maxSecondsBetweenMessages: int | None = None
     supportsDbt: bool | None = None
     supportsNormalization: bool | None = None
     supportsRefreshes: bool | None = None
     supportsFileTransfer: bool | None = None
-    erdUrl: str | None = None
+    supportsDataActivation: bool | None = None
+    erdUrl: Text | None = None
     allowedHosts: AllowedHosts | None = None
     suggestedStreams: SuggestedStreams | None = None
     resourceRequirements: ActorDefinitionResourceRequirements | None = None
@@ -196,9 +256,11 @@ class Data(StrictModel):
     connectorTestSuitesOptions: list[dict[str, Any]] | None = None
     remoteRegistries: RemoteRegistries | None = None
     externalDocumentationUrls: list[ExternalDocumentationUrl] | None = None
-    connectorIPCOptions: dict[str, Any] | None = None
-    language: str | None = None
-    remotePackageIndex: dict[str, Any] | None = None
+    connectorIPCOptions: OpenMapping | None = None
+    language: Text | None = None
+    remotePackageIndex: RemoteRegistries | None = None
+    # Written by upload tooling (2024 on).
+    generated: OpenMapping | None = None
 
     @field_validator("maxSecondsBetweenMessages", mode="before")
     @classmethod
@@ -209,7 +271,7 @@ class Data(StrictModel):
 
 
 class ConnectorMetadataDefinitionV0(StrictModel):
-    metadataSpecVersion: str
+    metadataSpecVersion: Text
     data: Data
 
 

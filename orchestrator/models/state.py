@@ -17,13 +17,17 @@ class RegistryEntryOutcome(BaseModel):
     """The entry file (`oss.json` / `cloud.json`) beside a metadata file, as the last run left it:
     `written` at `generation`; `disabled` (removed: the metadata turns this registry off); `failed`
     (this build failed; `generation` is the last good entry, kept in place, if there is one).
-    With these generations the registry step knows every entry without listing the bucket."""
+    With these generations the registry step knows every entry without listing the bucket.
+    `copy_path`/`copy_generation`: the override-path copy of this entry that this file wrote and
+    owns (SPEC §4.1), removed when the file goes or stops claiming it."""
 
     model_config = ConfigDict(extra="forbid")
 
     status: EntryStatus
     error: str | None = None
     generation: int | None = None
+    copy_path: str | None = None
+    copy_generation: int | None = None
 
 
 class ProcessedMetadataFile(BaseModel):
@@ -68,6 +72,15 @@ class EntryManifest(BaseModel):
             if outcome is not None and outcome.status != "disabled" and outcome.generation is not None:
                 generations[entry_path(path, registry)] = outcome.generation
         return generations
+
+    def override_copy_owners(self) -> dict[str, str]:
+        """Override-path copy -> the metadata file that wrote it and owns it."""
+        return {
+            outcome.copy_path: path
+            for path, record in self.files.items()
+            for outcome in record.registries.values()
+            if outcome.copy_path
+        }
 
     def disabled_definition_ids(self, registry: str) -> set[str]:
         """Connectors whose current `latest/` metadata disables `registry`: they may leave it."""

@@ -25,14 +25,36 @@ class MetadataFile:
     problems: list[str] = field(default_factory=list)
     icon_url: str | None = None
     docker_image: tuple[str, str] = ("", "")  # (dockerRepository, dockerImageTag) of a valid file
+    updated: str = ""  # the object's update time, ISO 8601 UTC
+    warnings: list[str] = field(default_factory=list)  # problems that do not refuse the file
+    # registry -> (dockerRepository, dockerImageTag) of its entry, for the registries the file enables
+    entry_images: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def parsed(cls, path: str, generation: int, etag: str, data: dict | None, problems: list[str]) -> MetadataFile:
+    def parsed(
+        cls,
+        path: str,
+        generation: int,
+        etag: str,
+        data: dict | None,
+        problems: list[str],
+        updated: str = "",
+        warnings: list[str] | None = None,
+        entry_images: dict[str, tuple[str, str]] | None = None,
+    ) -> MetadataFile:
         if data is None:
-            return cls(path, generation, etag, problems=problems)
+            return cls(path, generation, etag, problems=problems, updated=updated, warnings=warnings or [])
         image = (str(data.get("dockerRepository")), str(data.get("dockerImageTag")))
         return cls(
-            path, generation, etag, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), problems, docker_image=image
+            path,
+            generation,
+            etag,
+            pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL),
+            problems,
+            docker_image=image,
+            updated=updated,
+            warnings=warnings or [],
+            entry_images=entry_images or {},
         )
 
     def load_data(self) -> dict:
@@ -71,6 +93,10 @@ class MetadataDefinitions:
         invalid = {item.path: item.problems for item in self.changed if not item.valid}
         return dict(sorted({**self.known_invalid, **invalid}.items()))
 
+    def warnings(self) -> dict[str, list[str]]:
+        """Warnings of the files read in this run."""
+        return {item.path: item.warnings for item in self.changed if item.warnings}
+
 
 @dataclass
 class MetadataEntries:
@@ -97,6 +123,8 @@ class RegistryEntryResult:
     written: dict[str, list[str]] = _per_registry(list)
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    override_copies_written: list[str] = field(default_factory=list)
+    override_copies_deleted: list[str] = field(default_factory=list)
     # Per registry: path -> generation of every latest/ entry in the bucket, by the manifest.
     entry_generations: dict[str, dict[str, int]] = _per_registry(dict)
     # Per registry: connectors whose current latest/ metadata disables it (they may leave it).

@@ -22,8 +22,9 @@ from orchestrator.layout import (
     REPORT_FOLDER,
     latest_entry_glob,
 )
+from orchestrator.models.registry import DEFAULT_REGISTRY_FORMAT, RegistryFormat
 from orchestrator.resources.gcs import GcsBlobListing, GcsBucketManager, GcsClient, GcsFileManager, SpecCache
-from orchestrator.resources.policy import RegistryPublishPolicy
+from orchestrator.resources.policy import RegistryFormatSettings, RegistryPublishPolicy
 from orchestrator.settings import emulator_host, metadata_bucket_name, setting, spec_cache_bucket_name
 
 DEPLOYMENT_VARIABLE = "ORCHESTRATOR_DEPLOYMENT"
@@ -117,6 +118,15 @@ def _publish_policy(environ: Mapping[str, str]) -> RegistryPublishPolicy:
     return RegistryPublishPolicy(max_unexplained_drop_share=share)
 
 
+def _registry_format(environ: Mapping[str, str]) -> RegistryFormatSettings:
+    raw = setting("REGISTRY_FORMAT", DEFAULT_REGISTRY_FORMAT.value, environ)
+    try:
+        return RegistryFormatSettings(registry_format=RegistryFormat(raw))
+    except ValueError:
+        choices = " or ".join(f"'{item.value}'" for item in RegistryFormat)
+        raise DeploymentError(f"REGISTRY_FORMAT={raw!r} is not a registry format: use {choices}") from None
+
+
 def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     client = GcsClient(emulator_host=emulator_host(environ))
     manager = GcsBucketManager(
@@ -126,7 +136,11 @@ def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         cdn_base_url=setting("METADATA_CDN_BASE_URL", environ=environ) or None,
     )
     spec_cache = SpecCache(gcp_gcs_client=client, bucket_name=spec_cache_bucket_name(environ))
-    return {**bucket_resources(client, manager, spec_cache), "registry_publish_policy": _publish_policy(environ)}
+    return {
+        **bucket_resources(client, manager, spec_cache),
+        "registry_publish_policy": _publish_policy(environ),
+        "registry_format_settings": _registry_format(environ),
+    }
 
 
 def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -145,6 +159,7 @@ def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     return {
         **bucket_resources(client, manager, spec_cache),
         "registry_publish_policy": _publish_policy(environ),
+        "registry_format_settings": _registry_format(environ),
         "io_manager": GCSPickleIOManager(
             gcs=GCSResource(project=setting("GCP_PROJECT", "connector-orchestrator", environ)),
             gcs_bucket=EnvVar("METADATA_BUCKET"),

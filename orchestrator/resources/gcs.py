@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import datetime
 import hashlib
 import json
 import re
@@ -60,10 +62,28 @@ class BlobInfo:
     etag: str
     md5_hash: str | None
     size: int
+    updated: str = ""  # the object's update time, ISO 8601 UTC ("" when not known)
 
     @property
     def folder(self) -> str:
         return self.name.rsplit("/", 1)[0]
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def iso_utc(value: str | datetime.datetime | None) -> str:
+    """An update time as one ISO 8601 UTC text, whether GCS gave it as RFC 3339 text (a listing, up
+    to nanoseconds) or as a datetime (an object's metadata): the same object always gives the same text."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        # Python reads at most microseconds; GCS may write nanoseconds.
+        text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), value.replace("Z", "+00:00"), 1)
+        value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC).isoformat()
 
 
 def glob_to_regex(pattern: str) -> re.Pattern:
@@ -93,7 +113,7 @@ def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: st
         bucket_name,
         prefix=prefix,
         match_glob=glob,  # narrows the listing on real GCS; the emulator ignores it
-        fields="items(name,generation,etag,md5Hash,size),nextPageToken",
+        fields="items(name,generation,etag,md5Hash,size,updated),nextPageToken",
         # Real GCS caps a page at 1,000 objects whatever is asked. The emulator honours any
         # size and reads its whole bucket for every page, so one page is several times faster.
         page_size=LISTING_PAGE_SIZE,
@@ -101,7 +121,12 @@ def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: st
     blobs = [
         # The pages' raw JSON items: a Blob object per item would cost more than the request.
         BlobInfo(
-            item["name"], int(item["generation"]), item.get("etag", ""), item.get("md5Hash"), int(item.get("size") or 0)
+            item["name"],
+            int(item["generation"]),
+            item.get("etag", ""),
+            item.get("md5Hash"),
+            int(item.get("size") or 0),
+            iso_utc(item.get("updated")),
         )
         for page in iterator.pages
         for item in page.raw_page.get("items", ())
@@ -184,6 +209,22 @@ class GcsBucketManager(ConfigurableResource):
         # quotes the etag, a listing does not.
         return data, BlobInfo(path, int(blob.generation), (blob.etag or "").strip('"'), blob.md5_hash, len(data))
 
+    def read_blob_with_time(self, path: str, attempts: int = 3) -> tuple[bytes, BlobInfo] | None:
+        """Like `read_blob`, with the object's update time, which a download does not report: one
+        metadata request more, repeated if the object was replaced in between."""
+        stored = None
+        for _ in range(attempts):
+            described = self.bucket.get_blob(path)
+            if described is None:
+                return None
+            stored = self.read_blob(path)
+            if stored is None:
+                return None
+            data, info = stored
+            if info.generation == int(described.generation):
+                return data, dataclasses.replace(info, updated=iso_utc(described.updated))
+        raise ConcurrentWriteError(f"gs://{self.bucket_name}/{path} kept changing while it was being read")
+
     def read(self, path: str) -> tuple[bytes, int] | None:
         """The object's bytes and generation, or None when it does not exist."""
         stored = self.read_blob(path)
@@ -194,6 +235,9 @@ class GcsBucketManager(ConfigurableResource):
 
     def read_many_blobs(self, paths: Iterable[str]) -> dict[str, tuple[bytes, BlobInfo] | None]:
         return self._in_parallel(self.read_blob, paths)
+
+    def read_many_blobs_with_time(self, paths: Iterable[str]) -> dict[str, tuple[bytes, BlobInfo] | None]:
+        return self._in_parallel(self.read_blob_with_time, paths)
 
     def _in_parallel(self, read_one, paths: Iterable[str]) -> dict:
         paths = list(paths)

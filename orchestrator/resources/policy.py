@@ -3,6 +3,8 @@ from __future__ import annotations
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from orchestrator.models.registry import DEFAULT_REGISTRY_FORMAT, RegistryFormat
+
 
 class RegistryPublishPolicy(ConfigurableResource):
     """How much a registry may shrink in one run before publishing is refused.
@@ -11,3 +13,11 @@ class RegistryPublishPolicy(ConfigurableResource):
     other disappearance is an unexplained loss, always listed, and fatal past this share."""
 
     max_unexplained_drop_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class RegistryFormatSettings(ConfigurableResource):
+    """`REGISTRY_FORMAT`: which registry entries are written (SPEC §4.1). `2025` (the default) adds
+    the fields today's consumers read, release candidates and override-path copies; `2023` writes
+    exactly the seed's entries."""
+
+    registry_format: RegistryFormat = DEFAULT_REGISTRY_FORMAT

@@ -35,7 +35,10 @@ def read_entry_manifest(bucket: GcsBucketManager) -> tuple[EntryManifest, int]:
 def write_entry_manifest(bucket: GcsBucketManager, manifest: EntryManifest, if_generation_match: int) -> int:
     """Only over the generation read at the start of the run: a concurrent run is detected, not overwritten."""
     return bucket.write(
-        ENTRY_MANIFEST_PATH, to_json_bytes(manifest.model_dump(mode="json")), if_generation_match=if_generation_match
+        # Unset fields are left out: they read back as their default (None), and most records have many.
+        ENTRY_MANIFEST_PATH,
+        to_json_bytes(manifest.model_dump(mode="json", exclude_none=True)),
+        if_generation_match=if_generation_match,
     )
 
 
