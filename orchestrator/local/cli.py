@@ -162,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     state = (
         "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
     )
-    _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `orchestrator-local dev`")
+    _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `make dev`")
     if outcome.success and args.job == "generate_registry":
         # The registry sensor does this in `dagster dev`; here the report follows the registries directly.
         report = execute_job("generate_registry_reports")
@@ -183,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"metadata files: {summary.metadata_files}, invalid: {len(invalid_files)}")
     for problem in summary.invalid_files:
         _say(f"  {problem}")
-    _say(f"the emulator keeps running at {config.url}; stop it with `orchestrator-local stop`")
+    _say(f"the emulator keeps running at {config.url}; stop it with `make stop`")
     return 0 if outcome.success else 1
 
 
