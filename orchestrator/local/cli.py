@@ -23,10 +23,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.local import emulator
 from orchestrator.local.ports import UI_PORT_VARIABLE, PortError, require_free_port, ui_port
 from orchestrator.local.sample import SPEC_SIZES
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from orchestrator.local.mirror import MirrorPart
 
 _PROGRESS_STEPS = 10
 
@@ -214,19 +220,19 @@ class _MirrorProgress:
 
     def __init__(self, show_bar: bool):
         from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._console = Console(highlight=False, soft_wrap=True)
         self._progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            DownloadColumn(),
+            TextColumn("files, {task.fields[copied]}"),
             TimeElapsedColumn(),
             console=self._console,
             disable=not show_bar,
         )
-        self._tasks: dict[str, object] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._bytes: dict[str, int] = {}
 
     def __enter__(self) -> _MirrorProgress:
@@ -239,17 +245,22 @@ class _MirrorProgress:
     def say(self, message: str) -> None:
         self._console.print(message, markup=False)
 
-    def part_started(self, part, to_copy: int, to_copy_bytes: int, skipped: int) -> None:
+    def part_started(self, part: MirrorPart, to_copy: int, to_copy_bytes: int, skipped: int) -> None:
         from orchestrator.local.mirror import format_bytes
 
         self.say(
             f"{part.label} -> gs://{part.destination.bucket_name}/{part.prefix}: "
             f"{to_copy} to copy ({format_bytes(to_copy_bytes)}), {skipped} already identical"
         )
-        self._tasks[part.label] = self._progress.add_task(part.prefix, total=to_copy_bytes or None)
+        self._tasks[part.label] = self._progress.add_task(part.prefix, total=to_copy, copied="0 B")
+        self._bytes[part.label] = 0
 
-    def object_copied(self, part, size: int) -> None:
-        self._progress.advance(self._tasks[part.label], size)  # type: ignore[arg-type]
+    def object_copied(self, part: MirrorPart, size: int) -> None:
+        from orchestrator.local.mirror import format_bytes
+
+        self._bytes[part.label] += size
+        task = self._tasks[part.label]
+        self._progress.update(task, advance=1, copied=format_bytes(self._bytes[part.label]))
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
