@@ -130,7 +130,7 @@ def test_every_readme_command_runs_on_a_fresh_clone(tmp_path):
     try:
         for block in blocks:
             if block.skip_reason is not None:
-                timings.append(f"README.md:{block.line}: skipped ({block.skip_reason})")
+                timings.append(f"README.md:{block.line}: skipped: {block.skip_reason}")
                 continue
             started = time.monotonic()
             result = subprocess.run(
