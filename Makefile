@@ -2,6 +2,9 @@
 #   make run   - install, start the embedded local bucket with sample data, run generate_registry
 #   make test  - install, run the whole test suite
 # Also: make lint (ruff, mypy, dg check defs), make test-fast (no PostgreSQL, browser or dagster dev).
+# Local bucket: make dev | start | stop | status, make upload FILE=..., make upload-spec SPEC=... REPO=... TAG=...,
+# make validate FILE=..., make mirror SOURCE=... [SPEC_SOURCE=...]. Ports: EMULATOR_PORT=..., UI_PORT=...
+# (on the command line or in the environment, as for every command of the project).
 SHELL := /bin/bash
 PYTHON ?= python3
 TOOLS := .tools
@@ -12,7 +15,8 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test test-fast lint format dev bench chaos deploy deploy-check image test-postgres lock clean system-deps
+.PHONY: install run test test-fast lint format dev bench chaos deploy deploy-check image test-postgres lock clean system-deps \
+	start stop status validate upload upload-spec mirror
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -31,19 +35,21 @@ lock: $(POETRY)
 	$(POETRY) lock
 
 run: install
-	$(POETRY) run orchestrator-local run
+	$(VENV)/bin/orchestrator-local run
 
 # Browsers and database servers come from Debian; installed only when missing.
 system-deps:
 	@bash scripts/ensure_system_deps.sh
 
+# One line of progress per test file; then skips and failures with their reasons, and the slowest tests.
+PYTEST_REPORT := -ra --durations=15
 test: install system-deps
-	$(POETRY) run pytest -q -ra $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_REPORT) $(PYTEST_ARGS)
 
-# The tests that need neither PostgreSQL, a browser, `dagster dev` nor PyAirbyte's environment (they
-# still start the emulator).
+# The tests that need neither PostgreSQL, a browser, `dagster dev`, a fresh clone nor PyAirbyte's
+# environment (they still start the emulator).
 test-fast: install
-	$(POETRY) run pytest -q -ra -m "not postgres and not browser and not e2e and not pyairbyte" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_REPORT) -m "not postgres and not browser and not e2e and not pyairbyte" $(PYTEST_ARGS)
 
 LINTED := orchestrator tests bench chaos
 lint: install
@@ -57,10 +63,39 @@ format: install
 	$(VENV)/bin/ruff format $(LINTED)
 
 dev: install
-	$(POETRY) run orchestrator-local dev
+	$(VENV)/bin/orchestrator-local dev
+
+start stop status: install
+	$(VENV)/bin/orchestrator-local $@
+
+# The buckets the code location uses (METADATA_BUCKET, SPEC_CACHE_BUCKET after .env); BUCKET= / SPEC_BUCKET= override.
+BUCKET ?= $(shell $(VENV)/bin/orchestrator-local settings METADATA_BUCKET)
+SPEC_BUCKET ?= $(shell $(VENV)/bin/orchestrator-local settings SPEC_CACHE_BUCKET)
+define require
+$(if $($(1)),,$(error $(2)))
+endef
+
+validate: install
+	$(call require,FILE,usage: make validate FILE=path/to/metadata.yaml)
+	$(VENV)/bin/metadata_service validate $(FILE)
+
+upload: install
+	$(call require,FILE,usage: make upload FILE=path/to/metadata.yaml [BUCKET=...])
+	$(VENV)/bin/metadata_service upload $(FILE) $(BUCKET)
+
+upload-spec: install
+	$(call require,SPEC,usage: make upload-spec SPEC=spec.json REPO=airbyte/source-x TAG=1.2.3 [CLOUD=1])
+	$(call require,REPO,usage: make upload-spec SPEC=spec.json REPO=airbyte/source-x TAG=1.2.3 [CLOUD=1])
+	$(call require,TAG,usage: make upload-spec SPEC=spec.json REPO=airbyte/source-x TAG=1.2.3 [CLOUD=1])
+	$(VENV)/bin/metadata_service upload-spec $(SPEC) $(REPO) $(TAG) $(SPEC_BUCKET) $(if $(CLOUD),--cloud)
+
+# SPEC_SOURCE: the source's spec cache; MIRROR_ARGS: more options (--registries, --prefix, --credentials ...).
+mirror: install
+	$(call require,SOURCE,usage: make mirror SOURCE=bucket [SPEC_SOURCE=bucket] [MIRROR_ARGS=...])
+	$(VENV)/bin/orchestrator-local mirror $(SOURCE) $(if $(SPEC_SOURCE),--spec-bucket $(SPEC_SOURCE)) $(MIRROR_ARGS)
 
 bench: install
-	$(POETRY) run python bench/run_bench.py $(BENCH_ARGS)
+	$(VENV)/bin/python bench/run_bench.py $(BENCH_ARGS)
 
 # The fault and bad-input campaign (about 25 minutes on 2 cores; CHAOS_ARGS="--quick" for a smoke run).
 chaos: install
@@ -74,7 +109,7 @@ clean:
 
 # Offline check of dagster_cloud.yaml with the Dagster Cloud CLI (no account needed).
 deploy-check: install
-	$(POETRY) run dagster-cloud ci check --dagster-cloud-yaml-check=error --dagster-cloud-connect-check=skip
+	$(VENV)/bin/dagster-cloud ci check --dagster-cloud-yaml-check=error --dagster-cloud-connect-check=skip
 
 # Code-location image (needs Docker). IMAGE_GROUPS=main,dev for Dagster+ Hybrid.
 IMAGE ?= connector-orchestrator:$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
@@ -84,4 +119,4 @@ image:
 
 # The production instance against a real PostgreSQL server.
 test-postgres: install system-deps
-	$(POETRY) run pytest -q -m postgres
+	$(VENV)/bin/pytest -ra -m postgres

@@ -1,6 +1,6 @@
 """Benchmark of the registry build at production scale, on a private local GCS emulator.
 
-    poetry run python bench/run_bench.py [--sizes 1200,6000,12000] [--repeat 3] [--quick] [--profile]
+    .venv/bin/python bench/run_bench.py [--sizes 1200,6000,12000] [--repeat 3] [--quick] [--profile]
 
 Every measured scenario runs in its own child process (this script re-invoked with `--child`), so
 that each one starts cold in Python terms and its peak memory can be read on its own: VmHWM (peak

@@ -120,6 +120,14 @@ def spec_path(repository: str, tag: str, cloud: bool = False) -> str:
     return f"{SPEC_FOLDER}/{repository}/{tag}/{CLOUD_SPEC_FILE_NAME if cloud else SPEC_FILE_NAME}"
 
 
+def parse_spec_path(path: str) -> tuple[str, str, bool] | None:
+    """`specs/<repo>/<tag>/spec[.cloud].json` -> (repository, tag, is the cloud spec); None otherwise."""
+    parts = path.split("/")
+    if len(parts) < 4 or parts[0] != SPEC_FOLDER or parts[-1] not in (SPEC_FILE_NAME, CLOUD_SPEC_FILE_NAME):
+        return None
+    return "/".join(parts[1:-2]), parts[-2], parts[-1] == CLOUD_SPEC_FILE_NAME
+
+
 def registry_inputs_path(registry: str) -> str:
     return f"{STATE_FOLDER}/{registry}_registry_inputs.json"
 

@@ -11,7 +11,10 @@ from dotenv import find_dotenv, load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_EMULATOR_HOST = "http://127.0.0.1:9023"
+DEFAULT_EMULATOR_PORT = 9023
+DEFAULT_EMULATOR_HOST = f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
+EMULATOR_HOST_VARIABLE = "STORAGE_EMULATOR_HOST"
+EMULATOR_PORT_VARIABLE = "EMULATOR_PORT"
 DEFAULT_METADATA_BUCKET = "connector-metadata"
 DEFAULT_SPEC_CACHE_BUCKET = "connector-spec-cache"
 
@@ -37,4 +40,14 @@ def spec_cache_bucket_name(environ: Mapping[str, str] | None = None) -> str:
 
 
 def emulator_host(environ: Mapping[str, str] | None = None) -> str:
-    return setting("STORAGE_EMULATOR_HOST", DEFAULT_EMULATOR_HOST, environ)
+    """STORAGE_EMULATOR_HOST when set, else the loopback address on EMULATOR_PORT (default 9023)."""
+    explicit = setting(EMULATOR_HOST_VARIABLE, environ=environ)
+    if explicit:
+        return explicit
+    port = setting(EMULATOR_PORT_VARIABLE, environ=environ)
+    return f"http://127.0.0.1:{port}" if port else DEFAULT_EMULATOR_HOST
+
+
+def emulator_address_variable(environ: Mapping[str, str] | None = None) -> str:
+    """The variable that decides where the emulator listens: the one to change when its port is taken."""
+    return EMULATOR_HOST_VARIABLE if setting(EMULATOR_HOST_VARIABLE, environ=environ) else EMULATOR_PORT_VARIABLE

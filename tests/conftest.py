@@ -13,7 +13,10 @@ from orchestrator.local.ports import free_port
 from orchestrator.resources.deployments import local_resources
 from orchestrator.resources.gcs import GcsBucketManager, GcsClient
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Real connector files kept outside the repository (development checkouts have them beside it).
+SHARED_DATA = Path(
+    os.environ.get("ORCHESTRATOR_REFERENCE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 _bucket_numbers = itertools.count(1)
 
 
@@ -63,6 +66,7 @@ def resources(gcs_env):
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(
-            f"reference data folder {SHARED_DATA} is absent (it sits beside the repository in development only)"
+            f"reference data (real connector metadata files) not found at {SHARED_DATA}: "
+            "set ORCHESTRATOR_REFERENCE_DATA to such a folder to run this test (README, Development)"
         )
     return SHARED_DATA

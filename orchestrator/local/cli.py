@@ -7,6 +7,12 @@ load-sample  write the generated sample bucket (skips objects that are already i
 run          start + load the sample into an empty bucket + run generate_registry, print what it wrote
 dev          start + load the sample into an empty bucket + `dagster dev -m orchestrator.definitions`;
              Ctrl-C (or SIGTERM) stops dagster dev's process group and the emulator
+mirror       copy a real bucket (metadata/, optionally its spec cache and registries/) into the local one
+settings     print the buckets, addresses and ports the commands use (after `.env`)
+
+Ports: the emulator listens on EMULATOR_PORT (default 9023; STORAGE_EMULATOR_HOST, when set, wins),
+the Dagster UI on UI_PORT (default 3000) or `dev --port`. A port already taken stops the command
+before anything starts, naming the port and the variable to change.
 """
 
 from __future__ import annotations
@@ -17,9 +23,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.local import emulator
+from orchestrator.local.ports import UI_PORT_VARIABLE, PortError, require_free_port, ui_port
 from orchestrator.local.sample import SPEC_SIZES
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from orchestrator.local.mirror import MirrorPart
 
 _PROGRESS_STEPS = 10
 
@@ -155,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     state = (
         "succeeded" if outcome.success else f"FAILED (steps: {', '.join(outcome.failed_steps) or 'see the run log'})"
     )
-    _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `orchestrator-local dev`")
+    _say(f"run {outcome.run_id} {state} in {time.perf_counter() - started:.1f}s; see it in `make dev`")
     if outcome.success and args.job == "generate_registry":
         # The registry sensor does this in `dagster dev`; here the report follows the registries directly.
         report = execute_job("generate_registry_reports")
@@ -176,7 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _say(f"metadata files: {summary.metadata_files}, invalid: {len(invalid_files)}")
     for problem in summary.invalid_files:
         _say(f"  {problem}")
-    _say(f"the emulator keeps running at {config.url}; stop it with `orchestrator-local stop`")
+    _say(f"the emulator keeps running at {config.url}; stop it with `make stop`")
     return 0 if outcome.success else 1
 
 
@@ -185,6 +198,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     _require_local_environment()
     config = _config(args)
+    port = args.port if args.port is not None else ui_port()
+    # Before anything starts: a busy UI port must not leave an emulator (or a UI-less dagster dev) behind.
+    require_free_port(args.host, port, "Dagster UI", UI_PORT_VARIABLE if args.port is None else "--port")
     _start(config)
     if not args.no_sample:
         _load_sample_if_empty(config, args)
@@ -196,7 +212,142 @@ def cmd_dev(args: argparse.Namespace) -> int:
         stopped = emulator.stop_emulator(config)
         _say(f"emulator stopped (pid {', '.join(map(str, stopped))})" if stopped else "emulator was not running")
 
-    return supervise_dagster_dev(port=args.port, host=args.host, on_exit=stop_emulator, echo=_say)
+    return supervise_dagster_dev(port=port, host=args.host, on_exit=stop_emulator, echo=_say)
+
+
+class _MirrorProgress:
+    """The mirror's progress: a rich bar per part in a terminal, plain lines elsewhere."""
+
+    def __init__(self, show_bar: bool):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._console = Console(highlight=False, soft_wrap=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files, {task.fields[copied]}"),
+            TimeElapsedColumn(),
+            console=self._console,
+            disable=not show_bar,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._bytes: dict[str, int] = {}
+
+    def __enter__(self) -> _MirrorProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._progress.stop()
+
+    def say(self, message: str) -> None:
+        self._console.print(message, markup=False)
+
+    def part_started(self, part: MirrorPart, to_copy: int, to_copy_bytes: int, skipped: int) -> None:
+        from orchestrator.local.mirror import format_bytes
+
+        self.say(
+            f"{part.label} -> gs://{part.destination.bucket_name}/{part.prefix}: "
+            f"{to_copy} to copy ({format_bytes(to_copy_bytes)}), {skipped} already identical"
+        )
+        self._tasks[part.label] = self._progress.add_task(part.prefix, total=to_copy, copied="0 B")
+        self._bytes[part.label] = 0
+
+    def object_copied(self, part: MirrorPart, size: int) -> None:
+        from orchestrator.local.mirror import format_bytes
+
+        self._bytes[part.label] += size
+        task = self._tasks[part.label]
+        self._progress.update(task, advance=1, copied=format_bytes(self._bytes[part.label]))
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from orchestrator.layout import METADATA_FOLDER, REGISTRY_FOLDER, SPEC_FOLDER
+    from orchestrator.local.mirror import GCS_ENDPOINT, MirrorError, MirrorPart, mirror, source_client
+    from orchestrator.resources.deployments import Deployment, select_deployment
+    from orchestrator.resources.gcs import GcsBucketManager, GcsClient
+    from orchestrator.settings import load_dotenv_files, setting
+
+    load_dotenv_files()
+    deployment, reason = select_deployment(os.environ)
+    metadata_bucket, spec_bucket = emulator.configured_bucket_names()
+    source_bucket = args.source.removeprefix("gs://").strip("/")
+    spec_source = args.spec_bucket.removeprefix("gs://").strip("/") if args.spec_bucket else None
+    if deployment is Deployment.local:
+        config = _config(args)
+        _start(config)
+        client = GcsClient(emulator_host=config.url)
+        emulator.ensure_buckets(config.url, [name for name in (args.to, args.spec_to) if name])
+        where = f"the local emulator at {config.url}"
+    else:
+        # A mirror overwrites what it copies: into real GCS only when the command names the bucket.
+        unnamed = ["--to"] if not args.to else []
+        if spec_source and not args.spec_to:
+            unnamed.append("--spec-to")
+        if unnamed:
+            raise emulator.EmulatorError(
+                f"the environment selects real GCS ({reason}), and mirror writes into the local bucket only "
+                f"unless the destination is named: pass {' and '.join(unnamed)} with the real bucket, "
+                "or set ORCHESTRATOR_DEPLOYMENT=local"
+            )
+        client = GcsClient(gcs_credentials=setting("GCS_CREDENTIALS") or None)
+        where = "Google Cloud Storage"
+    metadata_destination = GcsBucketManager(gcp_gcs_client=client, bucket_name=args.to or metadata_bucket)
+    spec_destination = GcsBucketManager(gcp_gcs_client=client, bucket_name=args.spec_to or spec_bucket)
+    if deployment is Deployment.gcs and args.source_endpoint == GCS_ENDPOINT:
+        for source, destination in ((source_bucket, metadata_destination), (spec_source, spec_destination)):
+            if source == destination.bucket_name:
+                raise emulator.EmulatorError(f"gs://{source} would be mirrored into itself")
+
+    parts = []
+    if spec_source:
+        parts.append(MirrorPart(spec_source, f"{SPEC_FOLDER}/", spec_destination))
+    for prefix in args.prefix or [f"{METADATA_FOLDER}/"]:
+        parts.append(MirrorPart(source_bucket, prefix, metadata_destination))
+    if args.registries:
+        parts.append(MirrorPart(source_bucket, f"{REGISTRY_FOLDER}/", metadata_destination))
+
+    _say(f"mirroring from {args.source_endpoint} into {where} ({args.workers} parallel copies)")
+    try:
+        source = source_client(args.source_endpoint, args.credentials)
+        with _MirrorProgress(show_bar=not args.no_progress and sys.stdout.isatty()) as progress:
+            report = mirror(parts, source, workers=args.workers, observer=progress)
+    except MirrorError as error:
+        raise emulator.EmulatorError(str(error)) from None
+    shown = 20
+    for failure in report.failures[:shown]:
+        _say(f"failed: {failure}")
+    if len(report.failures) > shown:
+        _say(f"failed: ... and {len(report.failures) - shown} more")
+    if report.interrupted or report.failures:
+        _say("run the same command again to copy what is missing (identical objects are skipped)")
+    _say(report.summary())
+    return 130 if report.interrupted else (1 if report.failures else 0)
+
+
+SETTING_NAMES = ("ORCHESTRATOR_DEPLOYMENT", "METADATA_BUCKET", "SPEC_CACHE_BUCKET", "STORAGE_EMULATOR_HOST", "UI_PORT")
+
+
+def resolved_settings() -> dict[str, str]:
+    from orchestrator.resources.deployments import select_deployment
+    from orchestrator.settings import emulator_host, load_dotenv_files
+
+    load_dotenv_files()
+    metadata_bucket, spec_bucket = emulator.configured_bucket_names()
+    values = [select_deployment(os.environ)[0].value, metadata_bucket, spec_bucket, emulator_host(), str(ui_port())]
+    return dict(zip(SETTING_NAMES, values, strict=True))
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    values = resolved_settings()
+    if args.name:
+        _say(values[args.name])
+    else:
+        for name, value in values.items():
+            _say(f"{name}={value}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,12 +382,45 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--job", default="generate_registry", help="job to run (default generate_registry)")
     run.set_defaults(handler=cmd_run)
     dev = commands.add_parser("dev", help="start the emulator and dagster dev (UI at http://localhost:3000)")
-    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--port", type=int, default=None, help=f"UI port (default: {UI_PORT_VARIABLE}, else 3000)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--keep-emulator", action="store_true", help="leave the emulator running when dagster dev stops")
     dev.add_argument("--no-sample", action="store_true", help="do not load the sample into an empty bucket")
     sample_options(dev)
     dev.set_defaults(handler=cmd_dev)
+
+    from orchestrator.local.mirror import DEFAULT_WORKERS, GCS_ENDPOINT, PRODUCTION_BUCKET
+
+    mirror = commands.add_parser(
+        "mirror",
+        help="copy a real bucket's metadata/ (and spec cache, registries) into the local bucket",
+        description=(
+            "Copy metadata/ of SOURCE (e.g. the public production bucket "
+            f"{PRODUCTION_BUCKET}) into the local metadata bucket, skipping objects whose checksum "
+            "already matches. Anonymous credentials unless --credentials; resumable."
+        ),
+    )
+    mirror.add_argument("source", help=f"source bucket, e.g. {PRODUCTION_BUCKET}")
+    mirror.add_argument("--spec-bucket", help="also copy specs/ of this spec-cache bucket into the local spec cache")
+    mirror.add_argument(
+        "--prefix", action="append", help="copy this prefix instead of metadata/ (repeatable), e.g. metadata/airbyte/"
+    )
+    mirror.add_argument("--registries", action="store_true", help="also copy registries/v0/")
+    mirror.add_argument("--credentials", type=Path, help="service-account key file for a private source")
+    mirror.add_argument(
+        "--source-endpoint", default=GCS_ENDPOINT, help=f"GCS API of the source (default {GCS_ENDPOINT})"
+    )
+    mirror.add_argument("--to", help="destination metadata bucket (default METADATA_BUCKET); required for real GCS")
+    mirror.add_argument("--spec-to", help="destination spec cache (default SPEC_CACHE_BUCKET); required for real GCS")
+    mirror.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help=f"parallel copies (default {DEFAULT_WORKERS})"
+    )
+    mirror.add_argument("--no-progress", action="store_true", help="no progress bar, even in a terminal")
+    mirror.set_defaults(handler=cmd_mirror)
+
+    settings = commands.add_parser("settings", help="print the buckets, emulator address and UI port in use")
+    settings.add_argument("name", nargs="?", choices=SETTING_NAMES, help="print only this value")
+    settings.set_defaults(handler=cmd_settings)
     return parser
 
 
@@ -244,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except emulator.EmulatorError as error:
+    except (emulator.EmulatorError, PortError) as error:
         print(f"orchestrator-local: {error}", file=sys.stderr)
         return 1
 

@@ -27,8 +27,12 @@ import psutil
 from filelock import FileLock
 from google.api_core import exceptions as gcs_errors
 
+from orchestrator.local.ports import PortError, require_free_port
 from orchestrator.settings import (
+    DEFAULT_EMULATOR_PORT,
+    EMULATOR_PORT_VARIABLE,
     PROJECT_ROOT,
+    emulator_address_variable,
     emulator_host,
     load_dotenv_files,
     metadata_bucket_name,
@@ -47,7 +51,9 @@ class EmulatorError(RuntimeError):
 class EmulatorConfig:
     state_dir: Path = DEFAULT_STATE_DIR
     host: str = "127.0.0.1"
-    port: int = 9023
+    port: int = DEFAULT_EMULATOR_PORT
+    # The variable a person changes to move the emulator (named when its port is taken).
+    address_variable: str = EMULATOR_PORT_VARIABLE
 
     @property
     def data_dir(self) -> Path:
@@ -71,10 +77,15 @@ class EmulatorConfig:
 
     @classmethod
     def from_environment(cls, state_dir: Path | None = None) -> EmulatorConfig:
-        """Host and port from STORAGE_EMULATOR_HOST (after `.env`), the project's state directory."""
+        """Host and port from STORAGE_EMULATOR_HOST or EMULATOR_PORT (after `.env`), the project's state directory."""
         load_dotenv_files()
         host, port = parse_emulator_host(emulator_host())
-        return cls(state_dir=Path(state_dir or DEFAULT_STATE_DIR).resolve(), host=host, port=port)
+        return cls(
+            state_dir=Path(state_dir or DEFAULT_STATE_DIR).resolve(),
+            host=host,
+            port=port,
+            address_variable=emulator_address_variable(),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,7 @@ def parse_emulator_host(value: str) -> tuple[str, int]:
     parsed = urlparse(value if "://" in value else f"http://{value}")
     if parsed.scheme not in ("http", ""):
         raise EmulatorError(f"STORAGE_EMULATOR_HOST={value!r}: the embedded emulator speaks plain http only")
-    return parsed.hostname or "127.0.0.1", parsed.port or 9023
+    return parsed.hostname or "127.0.0.1", parsed.port or DEFAULT_EMULATOR_PORT
 
 
 def emulator_binary() -> Path:
@@ -299,9 +310,13 @@ def start_emulator(config: EmulatorConfig, timeout: float = 20.0) -> EmulatorSta
         config.pid_file.unlink(missing_ok=True)
         if is_answering(config.url):
             raise EmulatorError(
-                f"{config.url} is already served by another process that does not use {config.data_dir}; "
-                "stop it, or point STORAGE_EMULATOR_HOST at a free port"
+                f"port {config.port} on {config.host} is already served by another process (a GCS API that "
+                f"does not use {config.data_dir}); stop it, or choose another port with {config.address_variable}"
             )
+        try:
+            require_free_port(config.host, config.port, "GCS emulator", config.address_variable)
+        except PortError as error:
+            raise EmulatorError(str(error)) from None
 
         with open(config.log_file, "ab") as log:
             log.write(

@@ -182,3 +182,20 @@ def deployment_resources(environ: Mapping[str, str]) -> tuple[Deployment, dict[s
             + f". To use the embedded emulator instead, set {DEPLOYMENT_VARIABLE}=local."
         )
     return deployment, gcs_resources(environ)
+
+
+def command_line_client(environ: Mapping[str, str]) -> tuple[GcsClient, str]:
+    """The GCS client of the command-line tools, chosen like the code location's (the embedded
+    emulator unless the environment selects `gcs`), and a phrase saying where it points. For `gcs`,
+    GCS_CREDENTIALS when set, else Application Default Credentials (a CI runner's identity)."""
+    deployment, reason = select_deployment(environ)
+    if deployment is Deployment.local:
+        host = emulator_host(environ)
+        return GcsClient(emulator_host=host), f"the local emulator at {host}"
+    if setting("STORAGE_EMULATOR_HOST", environ=environ):
+        raise DeploymentError(
+            f"the gcs deployment is selected ({reason}) but STORAGE_EMULATOR_HOST is set, which would send "
+            f"every request to an emulator: unset it, or set {DEPLOYMENT_VARIABLE}=local"
+        )
+    credentials = setting("GCS_CREDENTIALS", environ=environ)
+    return GcsClient(gcs_credentials=credentials or None), "Google Cloud Storage"
