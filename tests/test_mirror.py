@@ -130,9 +130,10 @@ def test_registries_built_from_a_mirror_equal_the_sources(gcs_env, gcs_emulator,
     build_registries(dict(os.environ))
     # The same bytes but for where each entry says its metadata file was read (bucket, update time).
     assert without_source_file_info(published(local_metadata)) == without_source_file_info(source.registries)
-    assert f'"metadata_bucket_name": "{local_metadata.bucket_name}"'.encode() in published(local_metadata)[
-        "registries/v0/oss_registry.json"
-    ]
+    assert (
+        f'"metadata_bucket_name": "{local_metadata.bucket_name}"'.encode()
+        in published(local_metadata)["registries/v0/oss_registry.json"]
+    )
 
     generations = {blob.name: blob.generation for blob in local_metadata.list_blobs("metadata/")}
     assert main(mirror_arguments(gcs_emulator, source)) == 0
