@@ -116,7 +116,11 @@ def catalogue(good: dict, other: dict) -> list[BadInput]:
     for kind, payload in kinds:
         files = payload if isinstance(payload, dict) else _update(payload)
         # A file in a folder that is not its own can only be put there by hand: upload writes by content.
-        by_hand_only = kind in ("latest-claims-another-repository", "versioned-folder-of-another-version")
+        by_hand_only = kind in (
+            "latest-claims-another-repository",
+            "versioned-folder-of-another-version",
+            "release-candidate-in-latest",
+        )
         inputs.append(BadInput(kind, files, upload_refuses=not by_hand_only))
     # The victim's definition id, claimed by another connector's newer version.
     thief = _with(other, definitionId=good["definitionId"])

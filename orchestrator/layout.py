@@ -24,7 +24,7 @@ RELEASE_CANDIDATE_FOLDER = "release_candidate"
 
 # Docker's repository grammar: lower-case path components separated by '/'. Anything else could
 # not round-trip through a bucket path (`..`, spaces, upper case, an empty component).
-DOCKER_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+DOCKER_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z")
 
 REGISTRY_NAMES = ("oss", "cloud")
 # Where a metadata file enables registries and overrides their fields: the current name first.

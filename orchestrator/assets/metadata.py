@@ -14,7 +14,7 @@ from orchestrator.logic.incremental import (
     with_release_candidate_companions,
 )
 from orchestrator.logic.transform import apply_overrides, is_enabled
-from orchestrator.logic.validation import validate_metadata_bytes
+from orchestrator.logic.validation import bucket_path_problems, validate_metadata_bytes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager
 from orchestrator.resources.state import read_entry_manifest
@@ -52,12 +52,17 @@ def parse_metadata_file(
     raw, generation = stored
     result = validate_metadata_bytes(raw, path)
     data = result.document["data"] if result.ok and result.document is not None else None
+    problems = list(result.problems)
+    if data is not None:
+        # A file in a folder that is not its own would publish under another connector's name.
+        problems += bucket_path_problems(path, data)
+        data = None if problems else data
     return MetadataFile.parsed(
         path,
         generation,
         etag,
         data,
-        [str(problem) for problem in result.problems],
+        [str(problem) for problem in problems],
         updated=updated,
         warnings=[str(warning) for warning in result.warnings],
         entry_images=entry_images(data) if data is not None else None,

@@ -4,24 +4,34 @@ them too but does not refuse the file."""
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.logic.versions import PLAIN_VERSION, is_release_candidate, parse_version
+from orchestrator.layout import (
+    DOCKER_REPOSITORY,
+    LATEST_FOLDER,
+    METADATA_FILE_NAME,
+    METADATA_FOLDER,
+    RELEASE_CANDIDATE_FOLDER,
+    registry_overrides,
+)
+from orchestrator.logic.versions import PLAIN_VERSION, SEMVER, is_release_candidate, parse_version
+from orchestrator.logic.yaml_loading import YamlRefused, load_bounded_yaml
 from orchestrator.models.metadata import ConnectorMetadataDefinitionV0
 
 # The connector builder's own image: its major versions carry no breaking-change entry (§3.1).
 DECLARATIVE_MANIFEST_DEFINITION_ID = "64a2f99c-542f-4af8-9a6f-355f1217b436"
 PYPI_LANGUAGES = ("language:python", "language:low-code")
 
-YamlLoader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
-try:  # the C loader is several times faster on large buckets
-    from yaml import CSafeLoader as YamlLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as YamlLoader
+# A value quoted in a problem is cut short: the message must never cost more than the file.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,13 @@ class MetadataValidationResult:
 
 
 def load_yaml(raw: bytes) -> Any:
-    return yaml.load(raw, Loader=YamlLoader)
+    """Plain data within bounds (size, depth, aliases, tags, finite numbers, unique keys):
+    `YamlRefused` or `yaml.YAMLError` otherwise."""
+    return load_bounded_yaml(raw)
+
+
+def short_repr(value: Any) -> str:
+    return _SHORT.repr(value)
 
 
 def _field_path(location: tuple) -> str:
@@ -69,7 +85,7 @@ def _pydantic_problems(file: str, error: ValidationError) -> list[ValidationProb
         elif detail["type"] == "missing":
             message = "required field is missing"
         else:
-            message = f"{detail['msg']} (got {detail.get('input')!r})"
+            message = f"{detail['msg']} (got {short_repr(detail.get('input'))})"
         problems.append(ValidationProblem(file, _field_path(location), message))
     return problems
 
@@ -126,6 +142,7 @@ def _rule_problems(file: str, data: dict) -> tuple[list[ValidationProblem], list
         ):
             problems.append(ValidationProblem(file, "data.tags", "needs at least one language:<lang> tag"))
 
+    problems.extend(_image_name_problems(file, data))
     version = None
     image_tag = data.get("dockerImageTag")
     if image_tag is not None:
@@ -158,6 +175,71 @@ def _rule_problems(file: str, data: dict) -> tuple[list[ValidationProblem], list
             )
         )
     return problems, warnings
+
+
+def _image_name_problems(file: str, data: dict) -> list[ValidationProblem]:
+    """Repositories must be docker repository names (lower-case path components: no empty, `.` or
+    `..` segment, no whitespace or control character) and override tags versions: they become bucket
+    paths (`metadata/<repository>/<tag>/`), which must stay inside their own folder."""
+    problems = []
+    repository = data.get("dockerRepository")
+    if isinstance(repository, str) and not DOCKER_REPOSITORY.match(repository):
+        problems.append(
+            ValidationProblem(
+                file, "data.dockerRepository", f"{short_repr(repository)} is not a docker repository name"
+            )
+        )
+    for registry, override in registry_overrides(data).items():
+        if not isinstance(override, dict):
+            continue
+        where = f"data.registryOverrides.{registry}"
+        other = override.get("dockerRepository")
+        if isinstance(other, str) and not DOCKER_REPOSITORY.match(other):
+            problems.append(
+                ValidationProblem(
+                    file, f"{where}.dockerRepository", f"{short_repr(other)} is not a docker repository name"
+                )
+            )
+        tag = override.get("dockerImageTag")
+        if tag is not None and not SEMVER.match(str(tag)):
+            problems.append(
+                ValidationProblem(file, f"{where}.dockerImageTag", f"{short_repr(tag)} is not a semantic version")
+            )
+    return problems
+
+
+def bucket_path_problems(path: str, data: dict) -> list[ValidationProblem]:
+    """A file in the bucket must sit in its own folder: `metadata/<its repository>/<its tag>/`, or
+    `latest/` (never a release candidate) or `release_candidate/` (always one)."""
+    parts = path.split("/")
+    if len(parts) < 4 or parts[0] != METADATA_FOLDER or parts[-1] != METADATA_FILE_NAME:
+        return [
+            ValidationProblem(path, "(file)", f"is not at {METADATA_FOLDER}/<repository>/<tag>/{METADATA_FILE_NAME}")
+        ]
+    folder_repository, folder = "/".join(parts[1:-2]), parts[-2]
+    repository, tag = str(data.get("dockerRepository")), str(data.get("dockerImageTag"))
+    problems = []
+    if folder_repository != repository:
+        problems.append(
+            ValidationProblem(
+                path,
+                "data.dockerRepository",
+                f"the file's repository is {short_repr(repository)}, not {folder_repository}",
+            )
+        )
+    if folder == LATEST_FOLDER:
+        if is_release_candidate(tag):
+            problems.append(
+                ValidationProblem(path, "data.dockerImageTag", f"{tag} is a release candidate, never latest/")
+            )
+    elif folder == RELEASE_CANDIDATE_FOLDER:
+        if not is_release_candidate(tag):
+            problems.append(ValidationProblem(path, "data.dockerImageTag", f"{tag} is not a release candidate (-rc.N)"))
+    elif folder != tag:
+        problems.append(
+            ValidationProblem(path, "data.dockerImageTag", f"the file is version {short_repr(tag)}, not {folder}")
+        )
+    return problems
 
 
 def _prerelease_of(tag: str, release: str) -> bool:
@@ -246,6 +328,11 @@ def validate_metadata_bytes(raw: bytes, file_label: str) -> MetadataValidationRe
     """Parse and validate one metadata file; malformed YAML is a problem, not an exception."""
     try:
         document = load_yaml(raw)
+    except YamlRefused as refused:
+        return MetadataValidationResult(
+            file=file_label,
+            problems=[ValidationProblem(file_label, problem.where, problem.message) for problem in refused.problems],
+        )
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(document)"

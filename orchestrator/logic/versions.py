@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$")
-PLAIN_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-RELEASE_CANDIDATE = re.compile(r"-rc\.\d+$")
+# `\Z`, not `$`: `$` also matches before a final newline, and "1.2.3\n" is not a version.
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\Z")
+PLAIN_VERSION = re.compile(r"^\d+\.\d+\.\d+\Z")
+RELEASE_CANDIDATE = re.compile(r"-rc\.\d+\Z")
 
 
 @dataclass(frozen=True, order=True)
@@ -30,7 +31,7 @@ def _prerelease_key(prerelease: str) -> tuple:
 def parse_version(tag: str) -> Version:
     match = SEMVER.match(str(tag))
     if match is None:
-        raise ValueError(f"'{tag}' is not a semantic version (x.y.z, optionally -prerelease)")
+        raise ValueError(f"{str(tag)[:40]!r} is not a semantic version (x.y.z, optionally -prerelease)")
     major, minor, patch, prerelease = match.groups()
     rank = (1, ()) if prerelease is None else (0, _prerelease_key(prerelease))
     return Version(int(major), int(minor), int(patch), rank)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 # `<image>:<tag>@sha256:<digest>`; the image may carry a registry host with a port.
 BASE_IMAGE = re.compile(r"^[^\s@]+:[^\s:@/]+@sha256:[0-9a-f]{64}$")
@@ -136,7 +136,7 @@ class StreamBreakingChangeScope(StrictModel):
 class VersionBreakingChange(StrictModel):
     upgradeDeadline: datetime.date
     message: Text
-    migrationDocumentationUrl: AnyUrl | None = None
+    migrationDocumentationUrl: HttpUrl | None = None
     deadlineAction: Text | None = None
     scopedImpact: list[StreamBreakingChangeScope] | None = Field(default=None, min_length=1)
 
@@ -160,7 +160,7 @@ BreakingChanges = Annotated[dict[str, VersionBreakingChange], BeforeValidator(em
 
 class ConnectorReleases(StrictModel):
     breakingChanges: BreakingChanges | None = None
-    migrationDocumentationUrl: AnyUrl | None = None
+    migrationDocumentationUrl: HttpUrl | None = None
     rolloutConfiguration: RolloutConfiguration | None = None
     isReleaseCandidate: bool | None = None
 
@@ -173,7 +173,7 @@ class RegistryOverride(StrictModel):
     supportsDbt: bool | None = None
     supportsNormalization: bool | None = None
     license: Text | None = None
-    documentationUrl: AnyUrl | None = None
+    documentationUrl: HttpUrl | None = None
     connectorSubtype: Text | None = None
     allowedHosts: AllowedHosts | None = None
     normalizationConfig: NormalizationDestinationDefinitionConfig | None = None
@@ -199,7 +199,7 @@ class RemoteRegistries(StrictModel):
 
 class ExternalDocumentationUrl(OpenModel):
     title: Text
-    url: AnyUrl
+    url: HttpUrl
     type: Text | None = None
     requiresLogin: bool | None = None
 
@@ -225,7 +225,7 @@ class Data(StrictModel):
     dockerRepository: Text
     dockerImageTag: Text
     license: Text
-    documentationUrl: AnyUrl
+    documentationUrl: HttpUrl
     githubIssueLabel: Text
     connectorSubtype: ConnectorSubtype
     releaseStage: ReleaseStage
