@@ -281,7 +281,7 @@ def primed_cursor(resources: dict, instance, defn) -> str:
     from orchestrator.sensors import metadata as sensor_module
 
     with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
-        listing = context.resources.all_metadata_file_blobs.list()
+        listing = context.resources.metadata_file_and_yank_marker_blobs.list()
     return sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
 
 

@@ -38,6 +38,7 @@ from orchestrator.logic.transform import (
     metadata_to_registry_entry,
     override_copy_path,
 )
+from orchestrator.logic.yank import with_yank_markers, yanked_connectors
 from orchestrator.models.registry import RegistryFormat
 from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
 from orchestrator.models.steps import MetadataDefinitions, MetadataEntries, MetadataFile, RegistryEntryResult
@@ -85,6 +86,7 @@ def metadata_entry(
         deleted=metadata_definitions.deleted,
         manifest_generation=metadata_definitions.manifest_generation,
         full_scan=metadata_definitions.full_scan,
+        yank_changes=metadata_definitions.yank_changes,
     )
     return Output(
         entries,
@@ -128,6 +130,7 @@ def _build_entries(
         valid=True,
         definition_id=str(data.get("definitionId")),
         connector_type=str(data.get("connectorType")),
+        docker_image_tag=item.docker_image[1],
     )
     source_file = SourceFile(build.bucket_name, item.path, item.etag, item.updated)
     candidates = (
@@ -307,13 +310,16 @@ def registry_entry(
         if outcome.status == "written" and outcome.copy_path
     )
 
-    new_manifest = next_manifest(manifest, processed, metadata_entry.deleted)
+    new_manifest = with_yank_markers(
+        next_manifest(manifest, processed, metadata_entry.deleted), metadata_entry.yank_changes
+    )
     if new_manifest != manifest:
         write_entry_manifest(gcs_bucket_manager, new_manifest, if_generation_match=manifest_generation)
     for registry in REGISTRY_NAMES:
         result.entry_generations[registry] = new_manifest.published_entry_generations(registry)
         result.disabled_definition_ids[registry] = new_manifest.disabled_definition_ids(registry)
     result.manifest_records = len(new_manifest.files)
+    result.yanked_connectors = yanked_connectors(new_manifest)
 
     return Output(
         result,
@@ -327,6 +333,7 @@ def registry_entry(
             "override_copies_deleted": len(result.override_copies_deleted),
             "failed": len(result.failed),
             "manifest_records": result.manifest_records,
+            "connectors_with_yanked_versions": len(result.yanked_connectors),
             "written_urls": MetadataValue.md(_written_urls(result, gcs_bucket_manager)),
             "failures": MetadataValue.md(
                 "\n".join(f"- {key}: {error}" for key, error in result.failed.items()) or "None."
