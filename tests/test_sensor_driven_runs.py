@@ -27,6 +27,7 @@ REGISTRY_FILES = (
     "registries/v0/oss_registry.json",
     "registries/v0/cloud_registry.json",
     "registries/v0/specs_secrets_mask.yaml",
+    "registries/v0/manifest.json",
 )
 
 

@@ -15,7 +15,7 @@ from orchestrator.logic.incremental import (
 )
 from orchestrator.logic.transform import apply_overrides, is_enabled
 from orchestrator.logic.validation import validate_metadata_bytes
-from orchestrator.logic.yank import markers_to_read, yank_marker_changes
+from orchestrator.logic.yank import markers_to_read, release_candidates_to_rebuild, with_rebuilt, yank_marker_changes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager
 from orchestrator.resources.state import read_entry_manifest
@@ -101,7 +101,13 @@ def metadata_definitions(
             {blob.name: blob.generation for blob in listed if is_yank_marker(blob.name)}, manifest.yank_markers
         )
         marker_reads = {**gcs_bucket_manager.read_many(markers), **dict.fromkeys(gone_markers)}
-        plan = with_release_candidate_companions(plan_full_scan(list(listing.values()), manifest))
+        yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
+        plan = with_release_candidate_companions(
+            with_rebuilt(
+                plan_full_scan(list(listing.values()), manifest),
+                release_candidates_to_rebuild(yank_changes, manifest),
+            )
+        )
         contents = gcs_bucket_manager.read_many(plan.to_read)
         changed = [
             parse_metadata_file(
@@ -113,17 +119,23 @@ def metadata_definitions(
         named = [*(config.changed_files or ()), *config.deleted_files]
         # A marker named as deleted may be back: each is read, and what it says now is recorded.
         marker_reads = gcs_bucket_manager.read_many(sorted({path for path in named if is_yank_marker(path)}))
+        yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
+        rebuilt = release_candidates_to_rebuild(yank_changes, manifest)
         candidates = named_scan_candidates(
             [path for path in config.changed_files or () if not is_yank_marker(path)],
             [path for path in config.deleted_files if not is_yank_marker(path)],
             manifest,
         )
+        candidates = [*candidates, *rebuilt]
         # A release candidate's latest/ (and a latest/'s release candidate) are read too: they are rebuilt together.
         candidates = sorted({*candidates, *release_candidate_companions(candidates)})
         found: dict[str, tuple[bytes, BlobInfo] | None] = gcs_bucket_manager.read_many_blobs_with_time(candidates)
         plan = with_release_candidate_companions(
-            plan_named_scan(
-                {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+            with_rebuilt(
+                plan_named_scan(
+                    {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+                ),
+                rebuilt,
             )
         )
         changed = []
@@ -138,7 +150,6 @@ def metadata_definitions(
         f"{scope}: {len(plan.live_paths)} metadata files, {len(changed)} new or changed, {len(plan.deleted)} deleted"
     )
     known_invalid = known_invalid_files(manifest, plan.live_paths, {item.path for item in changed})
-    yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
     for path, marker in yank_changes.items():
         context.log.info(f"{path}: {'yanked: ' + marker.reason if marker else 'removed (unyanked)'}")
     definitions = MetadataDefinitions(

@@ -129,6 +129,7 @@ def stage_registry(
         reused_entries=len(plan.reusable),
         yank_substitutions=yanks.substitutions,
         withdrawn_definition_ids=yanks.withdrawn_definition_ids,
+        listed_bucket=entries.full_scan,
     )
 
 
@@ -336,10 +337,11 @@ def persisted_cloud_registry(
 def _known_documents(
     staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager, state: RegistryDocumentsState, state_generation: int
 ) -> dict[str, KnownObject]:
-    """What the index and documents in the bucket hold. The state file is trusted only when it was
-    written for the registry this run started from (a publish cut short leaves it behind); otherwise
-    the bucket is listed."""
-    if state_generation and state.registry_generation == staged.previous_generation:
+    """What the index and documents in the bucket hold. A run on the sensor's named files takes them
+    from the state file, if it was written for the registry this run started from (a publish cut
+    short leaves it behind); a run that listed the bucket, or one that cannot trust the state, lists
+    the documents too, and so also repairs what someone else changed there."""
+    if not staged.listed_bucket and state_generation and state.registry_generation == staged.previous_generation:
         return {path: KnownObject(item.generation, sha256=item.sha256) for path, item in state.objects.items()}
     listed = gcs_bucket_manager.list_blobs(f"{connector_documents_folder(staged.registry_name)}/")
     index = gcs_bucket_manager.describe(light_index_path(staged.registry_name))

@@ -20,6 +20,7 @@ from orchestrator.layout import (
     is_release_candidate_metadata,
     is_versioned_metadata,
     release_candidate_metadata_beside,
+    repository_folder_of,
 )
 from orchestrator.logic.incremental import (
     failed_outcome,
@@ -38,7 +39,7 @@ from orchestrator.logic.transform import (
     metadata_to_registry_entry,
     override_copy_path,
 )
-from orchestrator.logic.yank import with_yank_markers, yanked_connectors
+from orchestrator.logic.yank import with_yank_markers, yanked_connectors, yanked_version_folders
 from orchestrator.models.registry import RegistryFormat
 from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
 from orchestrator.models.steps import MetadataDefinitions, MetadataEntries, MetadataFile, RegistryEntryResult
@@ -113,6 +114,8 @@ class EntryBuild:
     release_candidates: dict[str, dict[str, ReleaseCandidate]] = dataclasses.field(default_factory=dict)
     # metadata file -> registry -> the override-path copy it may write
     copies: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    # metadata/<repo>/<version> of each yanked version: a yanked release candidate joins no latest/ entry
+    yanked: set[str] = dataclasses.field(default_factory=set)
 
 
 def _build_entries(
@@ -207,6 +210,8 @@ def _build_valid_files(
     candidates = [item for item in valid if is_release_candidate_metadata(item.path)]
     built = build_all(candidates)
     for item in candidates:
+        if f"{repository_folder_of(item.path)}/{item.docker_image[1]}" in build.yanked:
+            continue
         build.release_candidates[item.path] = {
             registry: ReleaseCandidate(item.docker_image[1], entry) for registry, entry in built[item.path][1].items()
         }
@@ -272,6 +277,7 @@ def registry_entry(
     build = EntryBuild(
         registry_format=registry_format,
         bucket_name=gcs_bucket_manager.bucket_name,
+        yanked=yanked_version_folders(with_yank_markers(manifest, metadata_entry.yank_changes)),
         copies=plan_override_copies(
             _wanted_override_copies(metadata_entry.valid, registry_format), manifest, live_paths, metadata_entry.deleted
         ),

@@ -4,18 +4,23 @@ entries accordingly. Plain functions; the assets read the markers and the manife
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator.layout import (
     LATEST_FOLDER,
+    METADATA_FILE_NAME,
     METADATA_FOLDER,
+    RELEASE_CANDIDATE_FOLDER,
     entry_path,
+    folder_of,
     is_versioned_metadata,
     is_yank_marker,
     metadata_path,
     version_folder_parts,
 )
+from orchestrator.logic.incremental import ScanPlan
 from orchestrator.logic.versions import parse_version
 from orchestrator.models.state import EntryManifest, YankMarker
 from orchestrator.models.steps import YankedConnector, YankSubstitution
@@ -134,6 +139,30 @@ def with_yank_markers(manifest: EntryManifest, changes: Mapping[str, YankMarker 
         else:
             markers[path] = marker
     return manifest.model_copy(update={"yank_markers": dict(sorted(markers.items()))})
+
+
+def release_candidates_to_rebuild(changes: Mapping[str, YankMarker | None], manifest: EntryManifest) -> list[str]:
+    """The release_candidate/ files whose version was yanked or unyanked: rebuilt (with their latest/),
+    so that the latest/ entry carries a release candidate only while it is not yanked."""
+    rebuilt = set()
+    for path in changes:
+        repository_folder, tag = version_folder_parts(path)
+        candidate = f"{repository_folder}/{RELEASE_CANDIDATE_FOLDER}/{METADATA_FILE_NAME}"
+        record = manifest.files.get(candidate)
+        if record is not None and record.docker_image_tag == tag:
+            rebuilt.add(candidate)
+    return sorted(rebuilt)
+
+
+def with_rebuilt(plan: ScanPlan, paths: Iterable[str]) -> ScanPlan:
+    """The plan with these live files read and rebuilt although they did not change."""
+    extra = [path for path in paths if path in plan.live_paths and path not in plan.to_read]
+    return dataclasses.replace(plan, to_read=[*plan.to_read, *extra]) if extra else plan
+
+
+def yanked_version_folders(manifest: EntryManifest) -> set[str]:
+    """`metadata/<repo>/<version>` of every yanked version."""
+    return {folder_of(path) for path in manifest.yank_markers}
 
 
 def yanked_connectors(manifest: EntryManifest) -> list[YankedConnector]:

@@ -183,6 +183,7 @@ class StagedRegistry:
     yank_substitutions: list[YankSubstitution] = field(default_factory=list)
     # connectors left out because no version they could list is free of a yank (they may leave)
     withdrawn_definition_ids: set[str] = field(default_factory=set)
+    listed_bucket: bool = True  # False: built from the entry manifest on the sensor's named files
 
     def count(self, connector_type: str) -> int:
         return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
