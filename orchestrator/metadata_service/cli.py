@@ -198,6 +198,7 @@ def _yank_output(command: str, result, bucket_name: str, where: str) -> CommandO
         "marker": result.marker,
         "problems": _problem_data(result.problems),
         "changed": result.changed,
+        "notes": list(result.notes),
         "conflict": result.conflict,
     }
     output.lines.extend(str(problem) for problem in result.problems)
