@@ -290,6 +290,7 @@ def test_a_build_killed_before_the_manifest_leaves_verify_failing_until_the_next
             process = subprocess.Popen(
                 [str(DAGSTER), "job", "execute", "-m", "orchestrator.definitions", "-j", "generate_registry"],
                 env=environment,
+                cwd=tmp_path,  # a killed `dagster job execute` leaves its temporary instance folder behind
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
