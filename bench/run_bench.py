@@ -281,7 +281,7 @@ def primed_cursor(resources: dict, instance, defn) -> str:
     from orchestrator.sensors import metadata as sensor_module
 
     with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
-        listing = context.resources.all_metadata_file_blobs.list()
+        listing = context.resources.metadata_file_and_yank_marker_blobs.list()
     return sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
 
 
@@ -460,6 +460,19 @@ def run_scenario(args: dict, env: dict) -> tuple[dict, float, float]:
     return run_child([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(args)], env)
 
 
+def published_sizes(metadata) -> dict[str, int]:
+    """Bytes of each registry and its light index, and of all the per-connector documents, as published."""
+    sizes: dict[str, int] = {}
+    for blob in metadata.list_blobs("registries/v0/"):
+        if "/connectors/" in blob.name:
+            kind = "connector_documents_" + blob.name.split("/")[3]
+            sizes[kind] = sizes.get(kind, 0) + blob.size
+            sizes[kind + "_count"] = sizes.get(kind + "_count", 0) + 1
+        else:
+            sizes[blob.name.removeprefix("registries/v0/")] = blob.size
+    return dict(sorted(sizes.items()))
+
+
 def reset_to_cold(metadata) -> int:
     """Remove what a build wrote: state, registries, and every oss.json / cloud.json entry."""
     paths = [blob.name for blob in metadata.list_blobs("orchestrator_state/")]
@@ -556,6 +569,9 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         if not result[0].get("success"):
             raise RuntimeError(f"cold build failed: {result[0].get('failures')}")
         record("cold_in_process", *result)
+
+    figures["published_sizes"] = published_sizes(metadata)
+    log(f"  published: {figures['published_sizes']}")
 
     if options.profile and size == max(options.size_list):
         # An extra, unrecorded cold build under cProfile (the profiler slows it down).

@@ -21,6 +21,8 @@ CLOUD_SPEC_FILE_NAME = "spec.cloud.json"
 LATEST_FOLDER = "latest"
 # The current release candidate of a connector (SPEC §4.1), beside latest/.
 RELEASE_CANDIDATE_FOLDER = "release_candidate"
+# Beside a version's metadata file: that version is withdrawn from the registries (SPEC §6); holds the reason.
+YANK_MARKER_FILE_NAME = ".yanked"
 
 # Docker's repository grammar: lower-case path components separated by '/'. Anything else could
 # not round-trip through a bucket path (`..`, spaces, upper case, an empty component).
@@ -37,11 +39,19 @@ REPORT_JSON_FILE_NAME = "connector_registry_report.json"
 REPORT_HTML_PATH = f"{REPORT_FOLDER}/{REPORT_HTML_FILE_NAME}"
 REPORT_JSON_PATH = f"{REPORT_FOLDER}/{REPORT_JSON_FILE_NAME}"
 ENTRY_MANIFEST_PATH = f"{STATE_FOLDER}/registry_entry_manifest.json"
+# What a reader checks the published set against (SPEC §8); the signature, when signing is configured.
+REGISTRY_MANIFEST_PATH = f"{REGISTRY_FOLDER}/manifest.json"
+REGISTRY_MANIFEST_SIGNATURE_PATH = f"{REGISTRY_MANIFEST_PATH}.sig"
+CONNECTOR_DOCUMENTS_FOLDER = f"{REGISTRY_FOLDER}/connectors"
 
 ALL_METADATA_GLOB = f"{METADATA_FOLDER}/**/{METADATA_FILE_NAME}"
 LATEST_METADATA_GLOB = f"{METADATA_FOLDER}/**/{LATEST_FOLDER}/{METADATA_FILE_NAME}"
 ICON_GLOB = f"{METADATA_FOLDER}/**/{ICON_FILE_NAME}"
+YANK_MARKER_GLOB = f"{METADATA_FOLDER}/**/{YANK_MARKER_FILE_NAME}"
+# What the metadata sensor watches, in one listing (GCS matchGlob and glob_to_regex read `{a,b}` as either).
+METADATA_AND_YANK_MARKER_GLOB = f"{METADATA_FOLDER}/**/{{{METADATA_FILE_NAME},{YANK_MARKER_FILE_NAME}}}"
 CLOUD_SPEC_GLOB = f"{SPEC_FOLDER}/**/{CLOUD_SPEC_FILE_NAME}"
+REGISTRY_FILES_GLOB = f"{REGISTRY_FOLDER}/*_registry.json"
 
 
 def registry_file_name(registry: str) -> str:
@@ -126,6 +136,36 @@ def parse_spec_path(path: str) -> tuple[str, str, bool] | None:
     if len(parts) < 4 or parts[0] != SPEC_FOLDER or parts[-1] not in (SPEC_FILE_NAME, CLOUD_SPEC_FILE_NAME):
         return None
     return "/".join(parts[1:-2]), parts[-2], parts[-1] == CLOUD_SPEC_FILE_NAME
+
+
+def yank_marker_path(repository: str, tag: str) -> str:
+    return f"{metadata_folder(repository, tag)}/{YANK_MARKER_FILE_NAME}"
+
+
+def is_yank_marker(path: str) -> bool:
+    return path.startswith(f"{METADATA_FOLDER}/") and path.endswith(f"/{YANK_MARKER_FILE_NAME}")
+
+
+def version_folder_parts(path: str) -> tuple[str, str]:
+    """(repository folder `metadata/<repo>`, tag or folder name) of any file in a version folder."""
+    folder = folder_of(path)
+    return folder_of(folder), folder.rsplit("/", 1)[-1]
+
+
+def light_index_path(registry: str) -> str:
+    return f"{REGISTRY_FOLDER}/{registry}_index.json"
+
+
+def connector_documents_folder(registry: str) -> str:
+    return f"{CONNECTOR_DOCUMENTS_FOLDER}/{registry}"
+
+
+def connector_document_path(registry: str, definition_id: str) -> str:
+    return f"{connector_documents_folder(registry)}/{definition_id}.json"
+
+
+def registry_documents_state_path(registry: str) -> str:
+    return f"{STATE_FOLDER}/{registry}_registry_documents.json"
 
 
 def registry_inputs_path(registry: str) -> str:

@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
+from orchestrator.layout import (
+    CONNECTOR_DOCUMENTS_FOLDER,
+    REGISTRY_MANIFEST_PATH,
+    REGISTRY_MANIFEST_SIGNATURE_PATH,
+    REGISTRY_NAMES,
+    light_index_path,
+)
 from orchestrator.local.load import load_sample
 from orchestrator.local.sample import generate_sample
 from orchestrator.resources.deployments import local_resources
@@ -24,12 +31,23 @@ CDN = "https://connectors.example.test"  # icon URLs then name no emulator port
 BUCKETS = {"40x3-seed7-small": (40, 3, 7, "small"), "60x4-seed11-realistic": (60, 4, 11, "realistic")}
 
 
+# Published beside the registries since (SPEC §8); they add files, and change none of these bytes.
+DISTRIBUTION_FILES = (
+    REGISTRY_MANIFEST_PATH,
+    REGISTRY_MANIFEST_SIGNATURE_PATH,
+    *(light_index_path(registry) for registry in REGISTRY_NAMES),
+)
+
+
 def published_digests(bucket) -> dict[str, str]:
-    """sha256 of every entry, registry and the mask; not the state files, reports, metadata or icons."""
+    """sha256 of every entry, registry and the mask; not the state files, reports, metadata, icons,
+    nor what SPEC §8 publishes beside the registries (manifest, light indexes, connector documents)."""
     digests = {}
     for blob in bucket.list_blobs(""):
         name = blob.name
-        if name.startswith(("orchestrator_state/", "generated_reports/")):
+        if name.startswith(("orchestrator_state/", "generated_reports/", f"{CONNECTOR_DOCUMENTS_FOLDER}/")):
+            continue
+        if name in DISTRIBUTION_FILES:
             continue
         if not name.startswith("registries/") and name.endswith((".yaml", ".svg")):
             continue

@@ -11,6 +11,7 @@ import pytest
 from dagster import DagsterInstance
 
 from orchestrator.layout import ENTRY_MANIFEST_PATH
+from orchestrator.models.state import EntryManifest
 from orchestrator.sensors.metadata import (
     NAMED_FILES_LIMIT,
     NO_CHANGE,
@@ -26,6 +27,7 @@ REGISTRY_FILES = (
     "registries/v0/oss_registry.json",
     "registries/v0/cloud_registry.json",
     "registries/v0/specs_secrets_mask.yaml",
+    "registries/v0/manifest.json",
 )
 
 
@@ -238,7 +240,7 @@ def test_manifest_of_the_previous_format_rebuilds_every_entry_once(gcs_env, reso
     )
     assert result.success
     assert metadata_value(result, "metadata_definitions", "new_or_changed") == 2
-    assert json.loads(gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)[0])["version"] == 2
+    assert json.loads(gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)[0])["version"] == EntryManifest().version
 
 
 def test_unreadable_manifest_fails_naming_the_file(gcs_env, resources):

@@ -4,7 +4,7 @@ and which are invalid (SPEC §3, §5)."""
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableRecord, TableSchema, asset
 from pydantic import Field
 
-from orchestrator.layout import REGISTRY_NAMES
+from orchestrator.layout import REGISTRY_NAMES, is_yank_marker
 from orchestrator.logic.incremental import (
     known_invalid_files,
     named_scan_candidates,
@@ -15,6 +15,7 @@ from orchestrator.logic.incremental import (
 )
 from orchestrator.logic.transform import apply_overrides, is_enabled
 from orchestrator.logic.validation import bucket_path_problems, validate_metadata_bytes
+from orchestrator.logic.yank import markers_to_read, release_candidates_to_rebuild, with_rebuilt, yank_marker_changes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager
 from orchestrator.resources.state import read_entry_manifest
@@ -27,10 +28,13 @@ class MetadataScanConfig(Config):
 
     changed_files: list[str] | None = Field(
         default=None,
-        description="Metadata files new or rewritten since the last successful run; unset: list the bucket.",
+        description=(
+            "Metadata files (and .yanked markers) new or rewritten since the last successful run; "
+            "unset: list the bucket."
+        ),
     )
     deleted_files: list[str] = Field(
-        default_factory=list, description="Metadata files gone since the last successful run."
+        default_factory=list, description="Metadata files (and .yanked markers) gone since the last successful run."
     )
 
 
@@ -89,15 +93,26 @@ def _preview(changed: list[MetadataFile], rows: int = 20) -> str:
 def metadata_definitions(
     context: AssetExecutionContext,
     config: MetadataScanConfig,
-    all_metadata_file_blobs: GcsBlobListing,
+    metadata_file_and_yank_marker_blobs: GcsBlobListing,
     gcs_bucket_manager: GcsBucketManager,
 ) -> Output[MetadataDefinitions]:
     manifest, manifest_generation = read_entry_manifest(gcs_bucket_manager)
     # Named files are enough only on top of a manifest: without one, everything must be built.
     full_scan = config.changed_files is None or manifest_generation == 0 or not manifest.files
     if full_scan:
-        listing = {blob.name: blob for blob in all_metadata_file_blobs.list()}
-        plan = with_release_candidate_companions(plan_full_scan(list(listing.values()), manifest))
+        listed = metadata_file_and_yank_marker_blobs.list()
+        listing = {blob.name: blob for blob in listed if not is_yank_marker(blob.name)}
+        markers, gone_markers = markers_to_read(
+            {blob.name: blob.generation for blob in listed if is_yank_marker(blob.name)}, manifest.yank_markers
+        )
+        marker_reads = {**gcs_bucket_manager.read_many(markers), **dict.fromkeys(gone_markers)}
+        yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
+        plan = with_release_candidate_companions(
+            with_rebuilt(
+                plan_full_scan(list(listing.values()), manifest),
+                release_candidates_to_rebuild(yank_changes, manifest),
+            )
+        )
         contents = gcs_bucket_manager.read_many(plan.to_read)
         changed = [
             parse_metadata_file(
@@ -106,13 +121,26 @@ def metadata_definitions(
             for path in plan.to_read
         ]
     else:
-        candidates = named_scan_candidates(config.changed_files or (), config.deleted_files, manifest)
+        named = [*(config.changed_files or ()), *config.deleted_files]
+        # A marker named as deleted may be back: each is read, and what it says now is recorded.
+        marker_reads = gcs_bucket_manager.read_many(sorted({path for path in named if is_yank_marker(path)}))
+        yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
+        rebuilt = release_candidates_to_rebuild(yank_changes, manifest)
+        candidates = named_scan_candidates(
+            [path for path in config.changed_files or () if not is_yank_marker(path)],
+            [path for path in config.deleted_files if not is_yank_marker(path)],
+            manifest,
+        )
+        candidates = [*candidates, *rebuilt]
         # A release candidate's latest/ (and a latest/'s release candidate) are read too: they are rebuilt together.
         candidates = sorted({*candidates, *release_candidate_companions(candidates)})
         found: dict[str, tuple[bytes, BlobInfo] | None] = gcs_bucket_manager.read_many_blobs_with_time(candidates)
         plan = with_release_candidate_companions(
-            plan_named_scan(
-                {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+            with_rebuilt(
+                plan_named_scan(
+                    {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+                ),
+                rebuilt,
             )
         )
         changed = []
@@ -127,8 +155,16 @@ def metadata_definitions(
         f"{scope}: {len(plan.live_paths)} metadata files, {len(changed)} new or changed, {len(plan.deleted)} deleted"
     )
     known_invalid = known_invalid_files(manifest, plan.live_paths, {item.path for item in changed})
+    for path, marker in yank_changes.items():
+        context.log.info(f"{path}: {'yanked: ' + marker.reason if marker else 'removed (unyanked)'}")
     definitions = MetadataDefinitions(
-        plan.live_paths, manifest_generation, changed, plan.deleted, known_invalid, full_scan=full_scan
+        plan.live_paths,
+        manifest_generation,
+        changed,
+        plan.deleted,
+        known_invalid,
+        full_scan=full_scan,
+        yank_changes=yank_changes,
     )
     invalid = [item for item in changed if not item.valid]
     for item in invalid:
@@ -144,6 +180,7 @@ def metadata_definitions(
             "new_or_changed": len(changed),
             "unchanged_skipped": definitions.unchanged_count,
             "deleted": len(plan.deleted),
+            "yank_markers_changed": len(yank_changes),
             "invalid_in_this_run": len(invalid),
             "warnings_in_this_run": sum(len(warnings) for warnings in warned.values()),
             "warnings": MetadataValue.md(

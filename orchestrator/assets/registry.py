@@ -1,9 +1,11 @@
 """Group `registry`: the `latest/` entries of each registry are staged, audited by blocking asset
-checks, and only then published (write, audit, publish)."""
+checks, and only then published (write, audit, publish); then the light index and per-connector
+documents derived from each published registry, and last the digest manifest of the whole set."""
 
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -18,7 +20,25 @@ from dagster import (
     multi_asset_check,
 )
 
-from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_file_name, registry_path
+from orchestrator.layout import (
+    ENTRY_MANIFEST_PATH,
+    REGISTRY_MANIFEST_PATH,
+    REGISTRY_MANIFEST_SIGNATURE_PATH,
+    SECRETS_MASK_PATH,
+    connector_documents_folder,
+    light_index_path,
+    registry_file_name,
+    registry_path,
+)
+from orchestrator.logic.distribution import (
+    KnownObject,
+    build_manifest,
+    connector_documents,
+    distribution_checks,
+    light_index,
+    plan_documents,
+    published_object,
+)
 from orchestrator.logic.incremental import plan_registry_staging, registry_inputs
 from orchestrator.logic.registry import (
     SAFETY_CHECKS,
@@ -34,12 +54,17 @@ from orchestrator.logic.registry import (
 from orchestrator.logic.secrets import all_secret_property_names
 from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
-from orchestrator.models.steps import PublishOutcome, RegistryEntryResult, StagedRegistry
-from orchestrator.resources.gcs import GcsBlobListing, GcsBucketManager
-from orchestrator.resources.policy import RegistryPublishPolicy
+from orchestrator.logic.yank import plan_registry_yanks, yank_diff_items
+from orchestrator.models.distribution import PublishedObject
+from orchestrator.models.state import RegistryDocumentsState
+from orchestrator.models.steps import PublishedDocuments, PublishOutcome, RegistryEntryResult, StagedRegistry
+from orchestrator.resources.gcs import ConcurrentWriteError, GcsBlobListing, GcsBucketManager, md5_base64
+from orchestrator.resources.policy import RegistryPublishPolicy, RegistrySigning
 from orchestrator.resources.state import (
+    read_documents_state,
     read_json_document,
     read_registry_inputs,
+    write_documents_state,
     write_registry_diff,
     write_registry_inputs,
 )
@@ -63,6 +88,9 @@ def stage_registry(
         generations = {blob.name: blob.generation for blob in entry_listing.list()}
     else:
         generations = dict(entries.entry_generations[registry_name])
+    # A connector whose latest/ version is yanked is listed from the version chosen instead, or not at all.
+    yanks = plan_registry_yanks(registry_name, generations, entries.yanked_connectors)
+    generations = yanks.generations
 
     published = {
         (entry_connector_type(entry), entry_definition_id(entry)): entry for entry in registry_entries(previous)
@@ -99,6 +127,9 @@ def stage_registry(
         disabled_definition_ids=entries.disabled_definition_ids[registry_name],
         downloaded_entries=len(plan.to_download),
         reused_entries=len(plan.reusable),
+        yank_substitutions=yanks.substitutions,
+        withdrawn_definition_ids=yanks.withdrawn_definition_ids,
+        listed_bucket=entries.full_scan,
     )
 
 
@@ -127,6 +158,7 @@ def _staged_output(staged: StagedRegistry) -> Output[StagedRegistry]:
             "destinations": staged.count("destination"),
             "entries_downloaded": staged.downloaded_entries,
             "entries_reused_from_published_registry": staged.reused_entries,
+            "listed_instead_of_yanked_latest": len(staged.yank_substitutions),
             "preview": MetadataValue.md(entries_preview(staged.connectors)),
         },
     )
@@ -168,6 +200,7 @@ def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts
         staged.previous_connectors,
         staged.disabled_definition_ids,
         policy.max_unexplained_drop_share,
+        staged.withdrawn_definition_ids,
     )
 
 
@@ -233,6 +266,7 @@ def publish_registry(
         )
     published = hashlib.sha256(staged.payload).hexdigest() != staged.previous_sha256
     diff = diff_registries(staged.previous_connectors, staged.connectors, registry_name)
+    diff["yanked"] = yank_diff_items(staged.yank_substitutions, diff)
     generation = staged.previous_generation
     if published:
         generation = gcs_bucket_manager.write(
@@ -243,7 +277,7 @@ def publish_registry(
     if inputs != staged.previous_inputs:
         write_registry_inputs(gcs_bucket_manager, registry_name, inputs, if_generation_match=staged.inputs_generation)
     url = gcs_bucket_manager.public_url(registry_path(registry_name))
-    return PublishOutcome(url=url, published=published, size=len(staged.payload), diff=diff)
+    return PublishOutcome(url=url, published=published, size=len(staged.payload), diff=diff, generation=generation)
 
 
 def _published_output(context: AssetExecutionContext, staged: StagedRegistry, outcome: PublishOutcome) -> Output[str]:
@@ -262,6 +296,7 @@ def _published_output(context: AssetExecutionContext, staged: StagedRegistry, ou
             "added": len(outcome.diff["added"]),
             "removed": len(outcome.diff["removed"]),
             "version_changes": len(outcome.diff["changed"]),
+            "yanked": len(outcome.diff["yanked"]),
             "preview": MetadataValue.md(entries_preview(staged.connectors)),
         },
     )
@@ -293,3 +328,222 @@ def persisted_cloud_registry(
 ) -> Output[str]:
     outcome = publish_registry(latest_cloud_registry_entries, gcs_bucket_manager, registry_publish_policy)
     return _published_output(context, latest_cloud_registry_entries, outcome)
+
+
+# ---------------------------------------------------------------------------------------------
+# Distribution (SPEC §8): light index and per-connector documents, then the manifest
+
+
+def _known_documents(
+    staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager, state: RegistryDocumentsState, state_generation: int
+) -> dict[str, KnownObject]:
+    """What the index and documents in the bucket hold. A run on the sensor's named files takes them
+    from the state file, if it was written for the registry this run started from (a publish cut
+    short leaves it behind); a run that listed the bucket, or one that cannot trust the state, lists
+    the documents too, and so also repairs what someone else changed there."""
+    if not staged.listed_bucket and state_generation and state.registry_generation == staged.previous_generation:
+        return {path: KnownObject(item.generation, sha256=item.sha256) for path, item in state.objects.items()}
+    listed = gcs_bucket_manager.list_blobs(f"{connector_documents_folder(staged.registry_name)}/")
+    index = gcs_bucket_manager.describe(light_index_path(staged.registry_name))
+    return {
+        blob.name: KnownObject(blob.generation, md5=blob.md5_hash) for blob in [*listed, *([index] if index else [])]
+    }
+
+
+def _write_all(gcs_bucket_manager: GcsBucketManager, writes: list[tuple[str, bytes, int]]) -> dict[str, int]:
+    """path -> new generation; each write only over the generation known (0: only while absent)."""
+
+    def write(item: tuple[str, bytes, int]) -> tuple[str, int]:
+        path, payload, generation = item
+        return path, gcs_bucket_manager.write(path, payload, if_generation_match=generation)
+
+    if not writes:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(gcs_bucket_manager.max_workers, len(writes))) as pool:
+        return dict(pool.map(write, writes))
+
+
+def publish_registry_documents(
+    context: AssetExecutionContext, staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager
+) -> PublishedDocuments:
+    """The light index and one document per connector of the registry just published, audited like
+    the registry, written only where their bytes changed; documents of connectors that left are
+    deleted."""
+    registry_name = staged.registry_name
+    live = gcs_bucket_manager.describe(registry_path(registry_name))
+    if live is None or live.md5_hash != md5_base64(staged.payload):
+        raise Failure(
+            f"gs://{gcs_bucket_manager.bucket_name}/{registry_path(registry_name)} is not the registry this run "
+            "staged and published (another writer?); no index or document was written"
+        )
+    registry = json.loads(staged.payload)
+    index_payload = to_json_bytes(light_index(registry))
+    entries, duplicate_problems = connector_documents(registry, registry_name)
+    documents = {path: (entry, to_json_bytes(entry)) for path, entry in entries.items()}
+    failing = [
+        check
+        for check in distribution_checks(
+            light_index_path(registry_name), index_payload, documents, duplicate_problems, len(staged.connectors)
+        )
+        if not check.passed
+    ]
+    if failing:
+        raise Failure(
+            f"refusing to publish the {registry_name} light index and documents; those published stay in place: "
+            + " | ".join(f"{check.name}: {check.description}" for check in failing)
+        )
+
+    wanted = {light_index_path(registry_name): index_payload, **{path: item[1] for path, item in documents.items()}}
+    state, state_generation = read_documents_state(gcs_bucket_manager, registry_name)
+    known = _known_documents(staged, gcs_bucket_manager, state, state_generation)
+    plan = plan_documents(wanted, known)
+    generations = {path: known[path].generation for path in plan.unchanged}
+    generations.update(
+        _write_all(
+            gcs_bucket_manager,
+            [(path, wanted[path], known[path].generation if path in known else 0) for path in plan.write],
+        )
+    )
+    deleted = []
+    for path in plan.delete:
+        # Checked first as well: the emulator ignores a delete's generation precondition.
+        if gcs_bucket_manager.generation_of(path) != known[path].generation:
+            context.log.warning(f"{path} was rewritten since it was published; left in place")
+            continue
+        try:
+            if gcs_bucket_manager.delete(path, if_generation_match=known[path].generation):
+                deleted.append(path)
+        except ConcurrentWriteError:
+            context.log.warning(f"{path} was rewritten since it was published; left in place")
+    objects = {path: published_object(wanted[path], generations[path]) for path in sorted(wanted)}
+    new_state = RegistryDocumentsState(registry_generation=live.generation, objects=objects)
+    if new_state != state:
+        write_documents_state(gcs_bucket_manager, registry_name, new_state, if_generation_match=state_generation)
+    registry_object = PublishedObject(
+        generation=live.generation, sha256=hashlib.sha256(staged.payload).hexdigest(), size=len(staged.payload)
+    )
+    return PublishedDocuments(
+        registry_name=registry_name,
+        objects={registry_path(registry_name): registry_object, **objects},
+        written=plan.write,
+        deleted=deleted,
+    )
+
+
+def _documents_output(
+    staged: StagedRegistry, published: PublishedDocuments, gcs_bucket_manager: GcsBucketManager
+) -> Output[PublishedDocuments]:
+    index = published.objects[light_index_path(staged.registry_name)]
+    registry_size = published.objects[registry_path(staged.registry_name)].size
+    documents = len(published.objects) - 2
+    url = gcs_bucket_manager.public_url(light_index_path(staged.registry_name))
+    return Output(
+        published,
+        metadata={
+            "index_url": MetadataValue.url(url),
+            "index_bytes": index.size,
+            "registry_bytes": registry_size,
+            "index_share_of_registry": round(index.size / registry_size, 4) if registry_size else 0.0,
+            "connector_documents": documents,
+            "written": len(published.written),
+            "deleted": len(published.deleted),
+            "unchanged": len(published.objects) - 1 - len(published.written),
+            "written_paths": MetadataValue.md("\n".join(f"- {path}" for path in published.written[:25]) or "None."),
+        },
+    )
+
+
+@asset(
+    kinds={"gcs", "json"},
+    deps=["persisted_oss_registry"],
+    description=(
+        "Publishes registries/v0/oss_index.json (the oss registry without specs) and "
+        "registries/v0/connectors/oss/<definitionId>.json per connector, from the audited registry; "
+        "only documents whose bytes changed are written."
+    ),
+)
+def persisted_oss_registry_documents(
+    context: AssetExecutionContext, latest_oss_registry_entries: StagedRegistry, gcs_bucket_manager: GcsBucketManager
+) -> Output[PublishedDocuments]:
+    published = publish_registry_documents(context, latest_oss_registry_entries, gcs_bucket_manager)
+    return _documents_output(latest_oss_registry_entries, published, gcs_bucket_manager)
+
+
+@asset(
+    kinds={"gcs", "json"},
+    deps=["persisted_cloud_registry"],
+    description=(
+        "Publishes registries/v0/cloud_index.json (the cloud registry without specs) and "
+        "registries/v0/connectors/cloud/<definitionId>.json per connector, from the audited registry; "
+        "only documents whose bytes changed are written."
+    ),
+)
+def persisted_cloud_registry_documents(
+    context: AssetExecutionContext, latest_cloud_registry_entries: StagedRegistry, gcs_bucket_manager: GcsBucketManager
+) -> Output[PublishedDocuments]:
+    published = publish_registry_documents(context, latest_cloud_registry_entries, gcs_bucket_manager)
+    return _documents_output(latest_cloud_registry_entries, published, gcs_bucket_manager)
+
+
+def publish_manifest(
+    objects: dict[str, PublishedObject], gcs_bucket_manager: GcsBucketManager, signing: RegistrySigning
+) -> tuple[bytes, bool, bool]:
+    """Write the signature (when a key is configured; a stale one is removed otherwise), then the
+    manifest, each only when its bytes change. Returns (manifest bytes, manifest written, signed)."""
+    payload = to_json_bytes(build_manifest(objects).model_dump(mode="json"))
+    signature = signing.signature_file(payload)
+    stored_signature = gcs_bucket_manager.read(REGISTRY_MANIFEST_SIGNATURE_PATH)
+    if signature is not None and (stored_signature is None or stored_signature[0] != signature):
+        gcs_bucket_manager.write(
+            REGISTRY_MANIFEST_SIGNATURE_PATH,
+            signature,
+            if_generation_match=stored_signature[1] if stored_signature else 0,
+            content_type="text/plain",
+        )
+    elif signature is None and stored_signature is not None:
+        gcs_bucket_manager.delete(REGISTRY_MANIFEST_SIGNATURE_PATH)
+    current = gcs_bucket_manager.read(REGISTRY_MANIFEST_PATH)
+    written = current is None or current[0] != payload
+    if written:
+        gcs_bucket_manager.write(REGISTRY_MANIFEST_PATH, payload, if_generation_match=current[1] if current else 0)
+    return payload, written, signature is not None
+
+
+@asset(
+    kinds={"gcs", "json"},
+    deps=["specs_secrets_mask_yaml"],
+    description=(
+        "Writes registries/v0/manifest.json last: sha256, size and generation of every object published under "
+        "registries/v0/ (registries, light indexes, connector documents, secrets mask); with REGISTRY_SIGNING_KEY "
+        "also manifest.json.sig. Rewritten only when it changes."
+    ),
+)
+def persisted_registry_manifest(
+    context: AssetExecutionContext,
+    persisted_oss_registry_documents: PublishedDocuments,
+    persisted_cloud_registry_documents: PublishedDocuments,
+    gcs_bucket_manager: GcsBucketManager,
+    registry_signing: RegistrySigning,
+) -> Output[str]:
+    mask = gcs_bucket_manager.read(SECRETS_MASK_PATH)
+    if mask is None:
+        raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{SECRETS_MASK_PATH} is missing; no manifest written")
+    objects = {
+        **persisted_oss_registry_documents.objects,
+        **persisted_cloud_registry_documents.objects,
+        SECRETS_MASK_PATH: published_object(*mask),
+    }
+    payload, written, signed = publish_manifest(objects, gcs_bucket_manager, registry_signing)
+    url = gcs_bucket_manager.public_url(REGISTRY_MANIFEST_PATH)
+    context.log.info(f"manifest of {len(objects)} objects {'written' if written else 'unchanged'}: {url}")
+    return Output(
+        url,
+        metadata={
+            "url": MetadataValue.url(url),
+            "published": written,
+            "signed": signed,
+            "objects": len(objects),
+            "published_bytes": sum(item.size for item in objects.values()),
+            "manifest_bytes": len(payload),
+        },
+    )

@@ -20,6 +20,7 @@ from orchestrator.layout import (
     is_release_candidate_metadata,
     is_versioned_metadata,
     release_candidate_metadata_beside,
+    repository_folder_of,
 )
 from orchestrator.logic.incremental import (
     failed_outcome,
@@ -38,6 +39,7 @@ from orchestrator.logic.transform import (
     metadata_to_registry_entry,
     override_copy_path,
 )
+from orchestrator.logic.yank import with_yank_markers, yanked_connectors, yanked_version_folders
 from orchestrator.models.registry import RegistryFormat
 from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, RegistryEntryOutcome
 from orchestrator.models.steps import MetadataDefinitions, MetadataEntries, MetadataFile, RegistryEntryResult
@@ -85,6 +87,7 @@ def metadata_entry(
         deleted=metadata_definitions.deleted,
         manifest_generation=metadata_definitions.manifest_generation,
         full_scan=metadata_definitions.full_scan,
+        yank_changes=metadata_definitions.yank_changes,
     )
     return Output(
         entries,
@@ -111,6 +114,8 @@ class EntryBuild:
     release_candidates: dict[str, dict[str, ReleaseCandidate]] = dataclasses.field(default_factory=dict)
     # metadata file -> registry -> the override-path copy it may write
     copies: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    # metadata/<repo>/<version> of each yanked version: a yanked release candidate joins no latest/ entry
+    yanked: set[str] = dataclasses.field(default_factory=set)
 
 
 def _build_entries(
@@ -128,6 +133,7 @@ def _build_entries(
         valid=True,
         definition_id=str(data.get("definitionId")),
         connector_type=str(data.get("connectorType")),
+        docker_image_tag=item.docker_image[1],
     )
     source_file = SourceFile(build.bucket_name, item.path, item.etag, item.updated)
     candidates = (
@@ -204,6 +210,8 @@ def _build_valid_files(
     candidates = [item for item in valid if is_release_candidate_metadata(item.path)]
     built = build_all(candidates)
     for item in candidates:
+        if f"{repository_folder_of(item.path)}/{item.docker_image[1]}" in build.yanked:
+            continue
         build.release_candidates[item.path] = {
             registry: ReleaseCandidate(item.docker_image[1], entry) for registry, entry in built[item.path][1].items()
         }
@@ -269,6 +277,7 @@ def registry_entry(
     build = EntryBuild(
         registry_format=registry_format,
         bucket_name=gcs_bucket_manager.bucket_name,
+        yanked=yanked_version_folders(with_yank_markers(manifest, metadata_entry.yank_changes)),
         copies=plan_override_copies(
             _wanted_override_copies(metadata_entry.valid, registry_format), manifest, live_paths, metadata_entry.deleted
         ),
@@ -307,13 +316,16 @@ def registry_entry(
         if outcome.status == "written" and outcome.copy_path
     )
 
-    new_manifest = next_manifest(manifest, processed, metadata_entry.deleted)
+    new_manifest = with_yank_markers(
+        next_manifest(manifest, processed, metadata_entry.deleted), metadata_entry.yank_changes
+    )
     if new_manifest != manifest:
         write_entry_manifest(gcs_bucket_manager, new_manifest, if_generation_match=manifest_generation)
     for registry in REGISTRY_NAMES:
         result.entry_generations[registry] = new_manifest.published_entry_generations(registry)
         result.disabled_definition_ids[registry] = new_manifest.disabled_definition_ids(registry)
     result.manifest_records = len(new_manifest.files)
+    result.yanked_connectors = yanked_connectors(new_manifest)
 
     return Output(
         result,
@@ -327,6 +339,7 @@ def registry_entry(
             "override_copies_deleted": len(result.override_copies_deleted),
             "failed": len(result.failed),
             "manifest_records": result.manifest_records,
+            "connectors_with_yanked_versions": len(result.yanked_connectors),
             "written_urls": MetadataValue.md(_written_urls(result, gcs_bucket_manager)),
             "failures": MetadataValue.md(
                 "\n".join(f"- {key}: {error}" for key, error in result.failed.items()) or "None."

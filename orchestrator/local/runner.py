@@ -18,10 +18,12 @@ from pathlib import Path
 from orchestrator.layout import (
     ALL_METADATA_GLOB,
     METADATA_FOLDER,
+    REGISTRY_MANIFEST_PATH,
     REGISTRY_NAMES,
     REPORT_HTML_PATH,
     REPORT_JSON_PATH,
     SECRETS_MASK_PATH,
+    light_index_path,
     registry_path,
 )
 from orchestrator.resources.deployments import DEPLOYMENT_VARIABLE, Deployment
@@ -127,7 +129,8 @@ def summarize_bucket(manager: GcsBucketManager) -> BucketSummary:
             )
         )
     others = []
-    for path in (SECRETS_MASK_PATH, REPORT_HTML_PATH, REPORT_JSON_PATH):
+    published_beside = (*(light_index_path(name) for name in REGISTRY_NAMES), REGISTRY_MANIFEST_PATH)
+    for path in (SECRETS_MASK_PATH, *published_beside, REPORT_HTML_PATH, REPORT_JSON_PATH):
         if manager.generation_of(path):
             others.append((path, gs(path), manager.public_url(path)))
 

@@ -169,7 +169,13 @@ def invalid_file_record(
         if registry not in registries and bucket_entry_generations.get(registry):
             registries[registry] = failed_outcome(f"{path}: invalid metadata file", bucket_entry_generations[registry])
     return ProcessedMetadataFile(
-        generation=generation, etag=etag, valid=False, problems=problems, registries=registries
+        generation=generation,
+        etag=etag,
+        valid=False,
+        problems=problems,
+        # the entries kept are those of the last good version
+        docker_image_tag=previous.docker_image_tag if previous is not None else None,
+        registries=registries,
     )
 
 
@@ -249,7 +255,7 @@ def next_manifest(
     files.update(processed)
     for path in deleted:
         files.pop(path, None)
-    return EntryManifest(files=dict(sorted(files.items())))
+    return manifest.model_copy(update={"files": dict(sorted(files.items()))})
 
 
 @dataclass(frozen=True)

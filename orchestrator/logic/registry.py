@@ -66,6 +66,7 @@ class DropAnalysis:
     previous_count: int
     explained: list[dict] = field(default_factory=list)
     unexplained: list[dict] = field(default_factory=list)
+    yanked: list[dict] = field(default_factory=list)  # every version they could list is yanked
 
     @property
     def unexplained_share(self) -> float:
@@ -81,16 +82,25 @@ def registry_connectors(registry: dict | None) -> list[dict]:
 
 
 def analyse_drops(
-    previous_connectors: Sequence[dict], connectors: Sequence[dict], disabled_definition_ids: set[str]
+    previous_connectors: Sequence[dict],
+    connectors: Sequence[dict],
+    disabled_definition_ids: set[str],
+    withdrawn_definition_ids: Iterable[str] = (),
 ) -> DropAnalysis:
-    """A connector may leave a registry only when its metadata disables that registry."""
+    """A connector may leave a registry only when its metadata disables that registry, or when every
+    version it could list is yanked."""
     new_ids = {connector["definitionId"] for connector in connectors}
+    withdrawn = set(withdrawn_definition_ids)
     analysis = DropAnalysis(previous_count=len(previous_connectors))
     for connector in previous_connectors:
         if connector["definitionId"] in new_ids:
             continue
-        bucket = analysis.explained if connector["definitionId"] in disabled_definition_ids else analysis.unexplained
-        bucket.append(connector)
+        if connector["definitionId"] in disabled_definition_ids:
+            analysis.explained.append(connector)
+        elif connector["definitionId"] in withdrawn:
+            analysis.yanked.append(connector)
+        else:
+            analysis.unexplained.append(connector)
     return analysis
 
 
@@ -132,7 +142,14 @@ def diff_markdown(diff: dict) -> str:
         lines.append(f"| removed | {item['name']} | {item['dockerRepository']}:{item['dockerImageTag']} |")
     for item in diff["changed"]:
         lines.append(f"| {item['from']} → {item['to']} | {item['name']} | {item['dockerRepository']} |")
+    for item in diff.get("yanked", []):
+        lines.append(f"| {yank_text(item)} | {item['name']} | {item['dockerRepository']} |")
     return "\n".join(lines)
+
+
+def yank_text(item: dict) -> str:
+    """`yanked: 1.3.0 → 1.2.3 (reason)`, or `→ withdrawn` when no version is left to list."""
+    return f"yanked: {item['from']} → {item['to'] or 'withdrawn'} ({item['reason']})"
 
 
 @dataclass(frozen=True)
@@ -155,6 +172,7 @@ class StagedFacts:
     previous_connectors: Sequence[dict]
     disabled_definition_ids: set[str]
     max_unexplained_drop_share: float
+    withdrawn_definition_ids: set[str] = field(default_factory=set)  # every listable version yanked
 
 
 def check_schema_valid(facts: StagedFacts) -> SafetyCheck:
@@ -186,7 +204,9 @@ def check_not_empty(facts: StagedFacts) -> SafetyCheck:
 
 def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
     """Connectors leave only when their metadata disables the registry, within the configured share."""
-    drops = analyse_drops(facts.previous_connectors, facts.connectors, facts.disabled_definition_ids)
+    drops = analyse_drops(
+        facts.previous_connectors, facts.connectors, facts.disabled_definition_ids, facts.withdrawn_definition_ids
+    )
     limit = facts.max_unexplained_drop_share
     if not drops.unexplained:
         text = "no connector left the registry without its metadata disabling it"
@@ -198,10 +218,13 @@ def check_no_unexplained_loss(facts: StagedFacts) -> SafetyCheck:
         )
     if drops.explained:
         text += f"; disabled by their metadata: {drops.describe(drops.explained)}"
+    if drops.yanked:
+        text += f"; every version yanked: {drops.describe(drops.yanked)}"
     metadata = {
         "previous_connectors": drops.previous_count,
         "connectors": len(facts.connectors),
-        "explained_losses": len(drops.explained),
+        "explained_losses": len(drops.explained) + len(drops.yanked),
+        "yanked_losses": len(drops.yanked),
         "unexplained_losses": len(drops.unexplained),
         "unexplained_share": round(drops.unexplained_share, 4),
         "max_unexplained_share": limit,

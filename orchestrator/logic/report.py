@@ -79,6 +79,8 @@ PREVIEW_COLUMNS_REGISTRY = ["name", "definitionId", "image", "releaseStage", "su
 PREVIEW_COLUMNS_MERGED = ["name", "imageOss", "imageCloud", "imagesMatch", "releaseStage", "supportLevel"]
 
 DIFF_KINDS = ("added", "removed", "changed")
+# Beside the kinds: the yanks behind this publish's changes (SPEC §6), each with from, to and reason.
+YANKED_KIND = "yanked"
 DIFF_ITEM_FIELDS = ("definitionId", "name", "connectorType", "dockerRepository", "dockerImageTag", "from", "to")
 
 
@@ -289,6 +291,7 @@ def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
         "status": "missing",
         "error": None,
         **{kind: [] for kind in DIFF_KINDS},
+        YANKED_KIND: [],
     }
     if data is None:
         return view
@@ -296,7 +299,7 @@ def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
         document = json.loads(data)
         if not isinstance(document, dict):
             raise ValueError("the diff is not a JSON object")
-        lists = {kind: document.get(kind) or [] for kind in DIFF_KINDS}
+        lists = {kind: document.get(kind) or [] for kind in (*DIFF_KINDS, YANKED_KIND)}
         for kind, items in lists.items():
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
                 raise ValueError(f"'{kind}' is not a list of objects")
@@ -305,6 +308,10 @@ def parse_registry_diff(registry_name: str, data: bytes | None) -> dict:
     view["status"] = "recorded"
     for kind, items in lists.items():
         view[kind] = sorted((_diff_item(item) for item in items), key=_diff_item_key)
+    view[YANKED_KIND] = sorted(
+        ({**_diff_item(item), "reason": plain_value(item.get("reason"))} for item in lists[YANKED_KIND]),
+        key=_diff_item_key,
+    )
     return view
 
 

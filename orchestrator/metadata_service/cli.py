@@ -1,14 +1,18 @@
 """`metadata_service validate <metadata.yaml or its folder> [--prerelease TAG]`,
-`metadata_service upload <metadata.yaml> <bucket> [--prerelease TAG] [--check-docker-hub]` and
-`metadata_service upload-spec <spec.json> <dockerRepository> <dockerImageTag> <bucket> [--cloud]`.
+`metadata_service upload <metadata.yaml> <bucket> [--prerelease TAG] [--check-docker-hub]`,
+`metadata_service upload-spec <spec.json> <dockerRepository> <dockerImageTag> <bucket> [--cloud]`,
+`metadata_service yank <dockerRepository> <version> <bucket> --reason TEXT`, `metadata_service unyank
+<dockerRepository> <version> <bucket>` and `metadata_service verify <bucket> [--public-key FILE]`.
 
 The bucket is on the local emulator unless the environment selects real GCS (ORCHESTRATOR_DEPLOYMENT=gcs,
 or GCS_CREDENTIALS set), exactly as for the code location. Output: problems first, one per line, then
 one summary line; warnings (they do not refuse a file) are lines of their own, `warning: …`; `--json`
 prints the same as one JSON document.
 
-Exit codes: 0 success (including an upload that had nothing to change), 1 invalid file, refused
-upload or concurrent change, 2 bad arguments or an environment that names no usable bucket.
+Exit codes: 0 success (including an upload, yank or unyank that had nothing to change, and a verify
+that found everything matching), 1 invalid file, refused upload, unknown version, concurrent change
+or a published set that does not match its manifest, 2 bad arguments or an environment that names no
+usable bucket.
 """
 
 from __future__ import annotations
@@ -177,6 +181,99 @@ def cmd_upload_spec(args: argparse.Namespace) -> CommandOutput:
     return output
 
 
+def _bucket_name(argument: str) -> str:
+    name = argument.removeprefix("gs://").strip("/")
+    if not name or "/" in name:
+        from orchestrator.metadata_service.files import UsageError
+
+        raise UsageError(f"{argument!r}: give the bucket alone (name or gs://name)")
+    return name
+
+
+def _yank_output(command: str, result, bucket_name: str, where: str) -> CommandOutput:
+    output = CommandOutput(command, ok=result.ok)
+    output.data = {
+        "bucket": bucket_name,
+        "target": where,
+        "marker": result.marker,
+        "problems": _problem_data(result.problems),
+        "changed": result.changed,
+        "notes": list(result.notes),
+        "conflict": result.conflict,
+    }
+    output.lines.extend(str(problem) for problem in result.problems)
+    output.lines.extend(result.notes)
+    url = f"gs://{bucket_name}/{result.marker}"
+    if result.problems:
+        output.summary = f"{command} refused: {len(result.problems)} problem(s); nothing changed in gs://{bucket_name}"
+    elif result.conflict:
+        output.summary = f"{command} stopped: {result.conflict}"
+    elif result.changed:
+        output.summary = f"{'wrote' if command == 'yank' else 'removed'} {url} on {where}"
+    else:
+        output.summary = f"nothing to change: {url} on {where} already says so"
+    return output
+
+
+def cmd_yank(args: argparse.Namespace) -> CommandOutput:
+    from orchestrator.metadata_service.yank import yank_version
+
+    bucket_name = _bucket_name(args.bucket)
+    bucket, where = _bucket_manager(bucket_name)
+    result = yank_version(bucket, args.docker_repository, args.version, args.reason)
+    return _yank_output("yank", result, bucket_name, where)
+
+
+def cmd_unyank(args: argparse.Namespace) -> CommandOutput:
+    from orchestrator.metadata_service.yank import unyank_version
+
+    bucket_name = _bucket_name(args.bucket)
+    bucket, where = _bucket_manager(bucket_name)
+    result = unyank_version(bucket, args.docker_repository, args.version)
+    return _yank_output("unyank", result, bucket_name, where)
+
+
+def cmd_verify(args: argparse.Namespace) -> CommandOutput:
+    from orchestrator.layout import REGISTRY_MANIFEST_PATH
+    from orchestrator.logic.signing import SigningKeyError, load_public_key
+    from orchestrator.metadata_service.files import UsageError
+    from orchestrator.metadata_service.verify import verify_published_set
+
+    public_key = None
+    label = "the public key"
+    if args.public_key is not None:
+        if not args.public_key.is_file():
+            raise UsageError(f"{args.public_key}: no such file")
+        public_key, label = args.public_key.read_bytes(), str(args.public_key)
+        try:
+            load_public_key(public_key, label)
+        except SigningKeyError as error:
+            raise UsageError(str(error)) from None
+    bucket_name = _bucket_name(args.bucket)
+    bucket, where = _bucket_manager(bucket_name)
+    result = verify_published_set(bucket, public_key, label)
+    output = CommandOutput("verify", ok=result.ok)
+    output.lines = [*result.problems, *(f"note: {note}" for note in result.notes)]
+    output.data = {
+        "bucket": bucket_name,
+        "target": where,
+        "problems": result.problems,
+        "notes": result.notes,
+        "objects": result.objects,
+        "signature": result.signature,
+    }
+    manifest = f"gs://{bucket_name}/{REGISTRY_MANIFEST_PATH}"
+    signed = {"valid": ", signature valid", "not checked": ""}.get(result.signature, f", signature {result.signature}")
+    if result.ok:
+        output.summary = f"verified {result.objects} object(s) against {manifest} on {where}: all match{signed}"
+    else:
+        output.summary = (
+            f"verification failed: {len(result.problems)} difference(s) from {manifest} "
+            f"({result.objects} object(s) listed){signed}"
+        )
+    return output
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metadata_service", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -223,6 +320,29 @@ def build_parser() -> argparse.ArgumentParser:
     spec.add_argument("--cloud", action="store_true", help="write spec.cloud.json, the cloud registry's own spec")
     json_option(spec)
     spec.set_defaults(handler=cmd_upload_spec)
+
+    yank = commands.add_parser(
+        "yank", help="withdraw a version from the registries (metadata/<repo>/<version>/.yanked); nothing is deleted"
+    )
+    unyank = commands.add_parser("unyank", help="remove a version's .yanked marker: the registries may list it again")
+    for command in (yank, unyank):
+        command.add_argument("docker_repository", help="e.g. airbyte/source-faker")
+        command.add_argument("version", help="a published version, e.g. 6.2.1")
+        command.add_argument("bucket", help="metadata bucket name or gs://bucket")
+        json_option(command)
+    yank.add_argument("--reason", required=True, help="why the version is withdrawn (one line, kept in the marker)")
+    yank.set_defaults(handler=cmd_yank)
+    unyank.set_defaults(handler=cmd_unyank)
+
+    verify = commands.add_parser(
+        "verify", help="check the published registries/v0/ against its manifest.json (digests, and the signature)"
+    )
+    verify.add_argument("bucket", help="metadata bucket name or gs://bucket")
+    verify.add_argument(
+        "--public-key", type=Path, metavar="FILE", help="Ed25519 public key (PEM): check manifest.json.sig with it"
+    )
+    json_option(verify)
+    verify.set_defaults(handler=cmd_verify)
     return parser
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.layout import entry_path, is_latest_metadata
+from orchestrator.models.distribution import PublishedObject
 
 EntryStatus = Literal["written", "disabled", "failed"]
 
@@ -41,6 +42,8 @@ class ProcessedMetadataFile(BaseModel):
     problems: list[str] = Field(default_factory=list)
     definition_id: str | None = None
     connector_type: str | None = None
+    # The file's own dockerImageTag: for latest/, the version it copies (a yank of that version withdraws it).
+    docker_image_tag: str | None = None
     registries: dict[str, RegistryEntryOutcome] = Field(default_factory=dict)
 
     @property
@@ -48,6 +51,15 @@ class ProcessedMetadataFile(BaseModel):
         """Transient outcomes (a spec not yet in the cache, a write conflict) are retried next run;
         an invalid file is not, until it changes."""
         return self.valid and any(outcome.status == "failed" for outcome in self.registries.values())
+
+
+class YankMarker(BaseModel):
+    """A `.yanked` marker as last read: its generation and the reason it holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generation: int
+    reason: str
 
 
 class EntryManifest(BaseModel):
@@ -58,9 +70,12 @@ class EntryManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # 2: entry generations recorded. A version-1 manifest is read as empty (every entry rebuilt once).
-    version: Literal[2] = 2
+    # 3: each file's version and the yank markers recorded. An older manifest is read as empty
+    # (every entry rebuilt once).
+    version: Literal[3] = 3
     files: dict[str, ProcessedMetadataFile] = Field(default_factory=dict)
+    # `metadata/<repo>/<version>/.yanked` -> the marker as last read (SPEC §6)
+    yank_markers: dict[str, YankMarker] = Field(default_factory=dict)
 
     def published_entry_generations(self, registry: str) -> dict[str, int]:
         """Entry path -> generation of every `latest/` entry of `registry` that is in the bucket."""
@@ -111,3 +126,15 @@ class RegistryInputs(BaseModel):
     version: Literal[1] = 1
     registry_generation: int = 0
     entries: dict[str, RegistryInput] = Field(default_factory=dict)
+
+
+class RegistryDocumentsState(BaseModel):
+    """`orchestrator_state/<registry>_registry_documents.json`: the light index and per-connector
+    documents a registry's last publish left (and the registry generation they were derived from),
+    so that the next publish writes only documents whose bytes changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    registry_generation: int = 0
+    objects: dict[str, PublishedObject] = Field(default_factory=dict)

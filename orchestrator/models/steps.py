@@ -7,7 +7,8 @@ import pickle
 from dataclasses import dataclass, field
 
 from orchestrator.layout import REGISTRY_NAMES, folder_of
-from orchestrator.models.state import RegistryInputs
+from orchestrator.models.distribution import PublishedObject
+from orchestrator.models.state import RegistryInputs, YankMarker
 
 
 @dataclass
@@ -83,6 +84,8 @@ class MetadataDefinitions:
     deleted: list[str]
     known_invalid: dict[str, list[str]] = field(default_factory=dict)  # invalid files not read again in this run
     full_scan: bool = True  # False: only the files the sensor named were looked at
+    # yank marker path -> the marker now (None: removed), for markers new, rewritten or gone
+    yank_changes: dict[str, YankMarker | None] = field(default_factory=dict)
 
     @property
     def unchanged_count(self) -> int:
@@ -108,6 +111,31 @@ class MetadataEntries:
     deleted: list[str]
     manifest_generation: int
     full_scan: bool
+    yank_changes: dict[str, YankMarker | None] = field(default_factory=dict)
+
+
+@dataclass
+class YankedConnector:
+    """A connector with yanked versions, as the entry manifest knows it (SPEC §6)."""
+
+    repository_folder: str  # metadata/<dockerRepository>
+    yanked: dict[str, str] = field(default_factory=dict)  # version -> reason
+    latest_version: str | None = None  # the version latest/ copies; None: no latest/, or not known
+    definition_id: str | None = None
+    connector_type: str | None = None
+    # registry -> version -> generation of that version's entry
+    versioned_entries: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class YankSubstitution:
+    """A connector whose registry entry is not its latest/ one, because latest/ is yanked."""
+
+    repository_folder: str
+    definition_id: str | None
+    yanked_version: str
+    reason: str
+    listed_version: str | None  # None: withdrawn from the registry
 
 
 def _per_registry(factory):
@@ -130,6 +158,7 @@ class RegistryEntryResult:
     # Per registry: connectors whose current latest/ metadata disables it (they may leave it).
     disabled_definition_ids: dict[str, set[str]] = _per_registry(set)
     manifest_records: int = 0
+    yanked_connectors: list[YankedConnector] = field(default_factory=list)
 
 
 @dataclass
@@ -151,6 +180,10 @@ class StagedRegistry:
     disabled_definition_ids: set[str] = field(default_factory=set)
     downloaded_entries: int = 0
     reused_entries: int = 0
+    yank_substitutions: list[YankSubstitution] = field(default_factory=list)
+    # connectors left out because no version they could list is free of a yank (they may leave)
+    withdrawn_definition_ids: set[str] = field(default_factory=set)
+    listed_bucket: bool = True  # False: built from the entry manifest on the sensor's named files
 
     def count(self, connector_type: str) -> int:
         return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
@@ -162,3 +195,15 @@ class PublishOutcome:
     published: bool
     size: int
     diff: dict
+    generation: int = 0  # of the registry file as it now stands
+
+
+@dataclass
+class PublishedDocuments:
+    """What a registry's documents step left published: the registry file, its light index and its
+    per-connector documents (path -> object), for the manifest."""
+
+    registry_name: str
+    objects: dict[str, PublishedObject]
+    written: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)

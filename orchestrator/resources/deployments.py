@@ -8,6 +8,7 @@ real deployment (no GCS_CREDENTIALS, not on Dagster Cloud)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from dagster import EnvVar
 from orchestrator.layout import (
     ALL_METADATA_GLOB,
     LATEST_METADATA_GLOB,
+    METADATA_AND_YANK_MARKER_GLOB,
     METADATA_FOLDER,
     REGISTRY_FOLDER,
     REPORT_FOLDER,
@@ -24,7 +26,12 @@ from orchestrator.layout import (
 )
 from orchestrator.models.registry import DEFAULT_REGISTRY_FORMAT, RegistryFormat
 from orchestrator.resources.gcs import GcsBlobListing, GcsBucketManager, GcsClient, GcsFileManager, SpecCache
-from orchestrator.resources.policy import RegistryFormatSettings, RegistryPublishPolicy
+from orchestrator.resources.policy import (
+    SIGNING_KEY_VARIABLE,
+    RegistryFormatSettings,
+    RegistryPublishPolicy,
+    RegistrySigning,
+)
 from orchestrator.settings import emulator_host, metadata_bucket_name, setting, spec_cache_bucket_name
 
 DEPLOYMENT_VARIABLE = "ORCHESTRATOR_DEPLOYMENT"
@@ -103,6 +110,9 @@ def bucket_resources(
         ),
         "latest_metadata_file_blobs": listing(LATEST_METADATA_GLOB),
         "all_metadata_file_blobs": listing(ALL_METADATA_GLOB),
+        # What the metadata sensor watches and a full scan reads, in one listing: every metadata file
+        # and every `.yanked` marker.
+        "metadata_file_and_yank_marker_blobs": listing(METADATA_AND_YANK_MARKER_GLOB),
         "latest_oss_registry_entries_file_blobs": listing(latest_entry_glob("oss")),
         "latest_cloud_registry_entries_file_blobs": listing(latest_entry_glob("cloud")),
         "spec_cache": spec_cache,
@@ -127,6 +137,22 @@ def _registry_format(environ: Mapping[str, str]) -> RegistryFormatSettings:
         raise DeploymentError(f"REGISTRY_FORMAT={raw!r} is not a registry format: use {choices}") from None
 
 
+def _registry_signing(environ: Mapping[str, str]) -> RegistrySigning:
+    """A key that cannot sign fails when the definitions load, naming the variable (never the key)."""
+    raw = setting(SIGNING_KEY_VARIABLE, environ=environ)
+    if not raw:
+        return RegistrySigning()
+    from orchestrator.logic.signing import SigningKeyError, load_private_key
+
+    try:
+        load_private_key(raw, SIGNING_KEY_VARIABLE)
+    except SigningKeyError as error:
+        raise DeploymentError(str(error)) from None
+    # Through EnvVar the key is read when a run starts and shown in the UI by its variable's name only.
+    from_process = os.environ.get(SIGNING_KEY_VARIABLE, "").strip() == raw
+    return RegistrySigning(private_key_pem=EnvVar(SIGNING_KEY_VARIABLE) if from_process else raw)
+
+
 def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     client = GcsClient(emulator_host=emulator_host(environ))
     manager = GcsBucketManager(
@@ -140,6 +166,7 @@ def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         **bucket_resources(client, manager, spec_cache),
         "registry_publish_policy": _publish_policy(environ),
         "registry_format_settings": _registry_format(environ),
+        "registry_signing": _registry_signing(environ),
     }
 
 
@@ -160,6 +187,7 @@ def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         **bucket_resources(client, manager, spec_cache),
         "registry_publish_policy": _publish_policy(environ),
         "registry_format_settings": _registry_format(environ),
+        "registry_signing": _registry_signing(environ),
         "io_manager": GCSPickleIOManager(
             gcs=GCSResource(project=setting("GCP_PROJECT", "connector-orchestrator", environ)),
             gcs_bucket=EnvVar("METADATA_BUCKET"),

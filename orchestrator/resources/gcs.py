@@ -87,7 +87,11 @@ def iso_utc(value: str | datetime.datetime | None) -> str:
 
 
 def glob_to_regex(pattern: str) -> re.Pattern:
-    """`**` crosses folders, `*` stays inside one; the same semantics as GCS `match_glob`."""
+    """`**` crosses folders, `*` stays inside one, `{a,b}` is either; the same semantics as GCS `match_glob`."""
+    return re.compile(_glob_body(pattern) + r"\Z")
+
+
+def _glob_body(pattern: str) -> str:
     regex = ""
     index = 0
     while index < len(pattern):
@@ -100,10 +104,15 @@ def glob_to_regex(pattern: str) -> re.Pattern:
         elif pattern[index] == "*":
             regex += "[^/]*"
             index += 1
+        elif pattern[index] == "{" and "}" in pattern[index:]:
+            end = pattern.index("}", index)
+            alternatives = pattern[index + 1 : end].split(",")
+            regex += "(?:" + "|".join(_glob_body(alternative) for alternative in alternatives) + ")"
+            index = end + 1
         else:
             regex += re.escape(pattern[index])
             index += 1
-    return re.compile(regex + r"\Z")
+    return regex
 
 
 def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: str | None = None) -> list[BlobInfo]:
@@ -245,6 +254,20 @@ class GcsBucketManager(ConfigurableResource):
             return {path: read_one(path) for path in paths}
         with ThreadPoolExecutor(max_workers=min(self.max_workers, len(paths))) as pool:
             return dict(zip(paths, pool.map(read_one, paths), strict=False))
+
+    def describe(self, path: str) -> BlobInfo | None:
+        """What a listing would say of one object (no download), None when it does not exist."""
+        blob = self.bucket.get_blob(path)
+        if blob is None:
+            return None
+        return BlobInfo(
+            path,
+            int(blob.generation),
+            (blob.etag or "").strip('"'),
+            blob.md5_hash,
+            int(blob.size or 0),
+            iso_utc(blob.updated),
+        )
 
     def generation_of(self, path: str) -> int:
         """The live generation, 0 when the object does not exist (GCS's 'must not exist' precondition)."""

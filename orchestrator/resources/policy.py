@@ -21,3 +21,21 @@ class RegistryFormatSettings(ConfigurableResource):
     exactly the seed's entries."""
 
     registry_format: RegistryFormat = DEFAULT_REGISTRY_FORMAT
+
+
+SIGNING_KEY_VARIABLE = "REGISTRY_SIGNING_KEY"
+
+
+class RegistrySigning(ConfigurableResource):
+    """`REGISTRY_SIGNING_KEY`: the Ed25519 private key (PEM) that signs `registries/v0/manifest.json`
+    into `manifest.json.sig` (SPEC §8); unset, nothing is signed. Set from the environment variable,
+    so the Dagster UI shows the variable's name, never the key."""
+
+    private_key_pem: str | None = None
+
+    def signature_file(self, payload: bytes) -> bytes | None:
+        if not self.private_key_pem:
+            return None
+        from orchestrator.logic.signing import signature_file
+
+        return signature_file(payload, self.private_key_pem, SIGNING_KEY_VARIABLE)

@@ -1,5 +1,6 @@
 """Reading and writing the incremental build's state files (`orchestrator_state/`) in the bucket:
-the entry manifest, and per registry the inputs it was built from and its last diff."""
+the entry manifest, and per registry the inputs it was built from, its last diff and the documents
+published beside it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import json
 from dagster import Failure
 from pydantic import ValidationError
 
-from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_diff_path, registry_inputs_path
+from orchestrator.layout import (
+    ENTRY_MANIFEST_PATH,
+    registry_diff_path,
+    registry_documents_state_path,
+    registry_inputs_path,
+)
 from orchestrator.logic.serialization import to_json_bytes
-from orchestrator.models.state import EntryManifest, RegistryInputs
+from orchestrator.models.state import EntryManifest, RegistryDocumentsState, RegistryInputs
 from orchestrator.resources.gcs import GcsBucketManager
 
 
@@ -79,3 +85,29 @@ def write_registry_diff(bucket: GcsBucketManager, registry: str, diff: dict) -> 
 def read_registry_diff(bucket: GcsBucketManager, registry: str) -> bytes | None:
     stored = bucket.read(registry_diff_path(registry))
     return stored[0] if stored else None
+
+
+def read_documents_state(bucket: GcsBucketManager, registry: str) -> tuple[RegistryDocumentsState, int]:
+    """The documents the last publish of `registry` recorded, and the state file's generation (0:
+    none). One of another format counts as none: the documents are then compared with the bucket."""
+    path = registry_documents_state_path(registry)
+    _, document, generation = read_json_document(bucket, path)
+    if not isinstance(document, dict) or document.get("version") != RegistryDocumentsState().version:
+        return RegistryDocumentsState(), generation
+    try:
+        return RegistryDocumentsState.model_validate(document), generation
+    except ValidationError as error:
+        raise Failure(
+            f"gs://{bucket.bucket_name}/{path} is unreadable ({error}); delete it to compare the "
+            "documents with the bucket"
+        ) from error
+
+
+def write_documents_state(
+    bucket: GcsBucketManager, registry: str, state: RegistryDocumentsState, if_generation_match: int
+) -> int:
+    return bucket.write(
+        registry_documents_state_path(registry),
+        to_json_bytes(state.model_dump(mode="json")),
+        if_generation_match=if_generation_match,
+    )

@@ -283,20 +283,21 @@ def instance_run_status_lookup(instance) -> RunStatusLookup:
     minimum_interval_seconds=sensor_interval_seconds(),
     default_status=sensor_default_status(),
     description=(
-        "Lists metadata/**/metadata.yaml (names and generations, no download) and requests generate_registry "
-        "when files are new, rewritten or deleted. The cursor advances only when the run succeeds; a failed "
-        "run's change is requested again."
+        "Lists metadata/**/metadata.yaml and the .yanked markers (names and generations, no download) and "
+        "requests generate_registry when files are new, rewritten or deleted. The cursor advances only when the "
+        "run succeeds; a failed run's change is requested again."
     ),
 )
 def generate_registry_on_new_latest_metadata_file_blobs(
-    context: SensorEvaluationContext, all_metadata_file_blobs: GcsBlobListing
+    context: SensorEvaluationContext, metadata_file_and_yank_marker_blobs: GcsBlobListing
 ) -> SensorResult:
-    listing = all_metadata_file_blobs.list()
+    # Yank markers are watched like metadata files: a yank or unyank changes what the registries list.
+    listing = metadata_file_and_yank_marker_blobs.list()
     outcome, cursor = evaluate_metadata_tick(listing, context.cursor, instance_run_status_lookup(context.instance))
     if isinstance(outcome, SkipReason):
         return SensorResult(skip_reason=outcome, cursor=cursor)
     context.log.info(
-        f"{len(listing)} metadata files listed; "
+        f"{len(listing)} metadata files and yank markers listed; "
         f"requesting {outcome.run_key} ({outcome.tags.get('orchestrator/changed_files', 'retry')})"
     )
     return SensorResult(run_requests=[outcome], cursor=cursor)

@@ -1,7 +1,7 @@
 """The registry sensor: requests `generate_registry_reports` when a published registry changes.
 
-It lists `registries/v0/` (one listing call, no download) and compares the generations of
-`oss_registry.json` and `cloud_registry.json` with those in the cursor. The run key is made of both
+It lists the registry files of `registries/v0/` (one listing call, no download) and compares the
+generations of `oss_registry.json` and `cloud_registry.json` with those in the cursor. The run key is made of both
 generations, so the same pair of registries never gets two report runs, whatever the cursor says.
 
 A generate_registry run writes the two registries one after the other; while a registry-writing run
@@ -16,7 +16,7 @@ import json
 from dagster import DagsterRunStatus, RunRequest, RunsFilter, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from orchestrator.jobs import REGISTRY_WRITER_TAG, generate_registry_reports
-from orchestrator.layout import REGISTRY_FOLDER, REGISTRY_NAMES, registry_file_name, registry_path
+from orchestrator.layout import REGISTRY_FILES_GLOB, REGISTRY_FOLDER, REGISTRY_NAMES, registry_file_name, registry_path
 from orchestrator.resources.gcs import GcsBucketManager
 from orchestrator.sensors.metadata import sensor_default_status, sensor_interval_seconds
 
@@ -37,7 +37,10 @@ def registry_generations(bucket: GcsBucketManager) -> dict[str, int]:
     """Generation of each registry file that exists (absent files are left out)."""
     wanted = {registry_path(name): registry_file_name(name) for name in REGISTRY_NAMES}
     return {
-        wanted[blob.name]: blob.generation for blob in bucket.list_blobs(f"{REGISTRY_FOLDER}/") if blob.name in wanted
+        wanted[blob.name]: blob.generation
+        # Narrowed on real GCS to the registry files (registries/v0/ also holds a document per connector).
+        for blob in bucket.list_blobs(f"{REGISTRY_FOLDER}/", REGISTRY_FILES_GLOB)
+        if blob.name in wanted
     }
 
 
