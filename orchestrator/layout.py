@@ -30,11 +30,14 @@ REPORT_JSON_FILE_NAME = "connector_registry_report.json"
 REPORT_HTML_PATH = f"{REPORT_FOLDER}/{REPORT_HTML_FILE_NAME}"
 REPORT_JSON_PATH = f"{REPORT_FOLDER}/{REPORT_JSON_FILE_NAME}"
 ENTRY_MANIFEST_PATH = f"{STATE_FOLDER}/registry_entry_manifest.json"
+# Which specs the entries were built from or wait for: what the metadata sensor watches.
+SPEC_WATCH_PATH = f"{STATE_FOLDER}/spec_watch.json"
 
 ALL_METADATA_GLOB = f"{METADATA_FOLDER}/**/{METADATA_FILE_NAME}"
 LATEST_METADATA_GLOB = f"{METADATA_FOLDER}/**/{LATEST_FOLDER}/{METADATA_FILE_NAME}"
 ICON_GLOB = f"{METADATA_FOLDER}/**/{ICON_FILE_NAME}"
 CLOUD_SPEC_GLOB = f"{SPEC_FOLDER}/**/{CLOUD_SPEC_FILE_NAME}"
+SPEC_FILE_NAMES = (SPEC_FILE_NAME, CLOUD_SPEC_FILE_NAME)
 
 
 def registry_file_name(registry: str) -> str:

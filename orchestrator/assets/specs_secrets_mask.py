@@ -50,7 +50,7 @@ def specs_secrets_mask_yaml(all_specs_secrets: list[str], registry_directory_man
         url,
         metadata={
             "url": MetadataValue.url(url),
-            "published": changed,
+            "published": "published" if changed else "unchanged (same bytes)",
             "secret_properties": len(all_specs_secrets),
             "preview": MetadataValue.md(f"```yaml\n{payload.decode()[:2000]}\n```"),
         },

@@ -17,13 +17,23 @@ class RegistryEntryOutcome(BaseModel):
     """The entry file (`oss.json` / `cloud.json`) beside a metadata file, as the last run left it:
     `written` at `generation`; `disabled` (removed: the metadata turns this registry off); `failed`
     (this build failed; `generation` is the last good entry, kept in place, if there is one).
-    With these generations the registry step knows every entry without listing the bucket."""
+    With these generations the registry step knows every entry without listing the bucket.
+    `specs`: every spec file the build looked up, with the generation it read (0: not in the cache),
+    so that a spec arriving or changing rebuilds exactly the entries that use or wait for it."""
 
     model_config = ConfigDict(extra="forbid")
 
     status: EntryStatus
     error: str | None = None
     generation: int | None = None
+    specs: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def awaited_specs(self) -> list[str]:
+        """The spec files a failed build looked for and did not find."""
+        if self.status != "failed":
+            return []
+        return sorted(path for path, generation in self.specs.items() if not generation)
 
 
 class ProcessedMetadataFile(BaseModel):
@@ -37,6 +47,7 @@ class ProcessedMetadataFile(BaseModel):
     problems: list[str] = Field(default_factory=list)
     definition_id: str | None = None
     connector_type: str | None = None
+    docker_image_tag: str | None = None
     registries: dict[str, RegistryEntryOutcome] = Field(default_factory=dict)
 
     @property
@@ -79,6 +90,17 @@ class EntryManifest(BaseModel):
             and registry in record.registries
             and record.registries[registry].status == "disabled"
         }
+
+
+class SpecWatch(BaseModel):
+    """`orchestrator_state/spec_watch.json`, derived from the manifest for the metadata sensor: spec
+    path -> {metadata file -> generation of the spec its entries were built from, 0 while they wait
+    for it}, for every valid metadata file. The sensor compares it with the spec cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    specs: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class RegistryInput(BaseModel):

@@ -84,6 +84,25 @@ class MetadataEntries:
     full_scan: bool
 
 
+@dataclass(frozen=True)
+class InvalidFileRow:
+    """One problem of an invalid metadata file."""
+
+    file: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailedEntryRow:
+    """An entry (one metadata file, one registry) whose last build failed."""
+
+    file: str
+    registry: str
+    reason: str
+    awaited_specs: tuple[str, ...] = ()  # spec files looked for and not in the cache
+
+
 def _per_registry(factory):
     return field(default_factory=lambda: {name: factory() for name in REGISTRY_NAMES})
 
@@ -102,6 +121,8 @@ class RegistryEntryResult:
     # Per registry: connectors whose current latest/ metadata disables it (they may leave it).
     disabled_definition_ids: dict[str, set[str]] = _per_registry(set)
     manifest_records: int = 0
+    # Every failed entry in the bucket by the manifest as it now stands (not only this run's).
+    failed_entries: list[FailedEntryRow] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +152,7 @@ class StagedRegistry:
 @dataclass
 class PublishOutcome:
     url: str
-    published: bool
+    published: bool  # False: the published registry already had these bytes
     size: int
     diff: dict
+    generation: int = 0  # of the registry file now published

@@ -8,9 +8,9 @@ import json
 from dagster import Failure
 from pydantic import ValidationError
 
-from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_diff_path, registry_inputs_path
+from orchestrator.layout import ENTRY_MANIFEST_PATH, SPEC_WATCH_PATH, registry_diff_path, registry_inputs_path
 from orchestrator.logic.serialization import to_json_bytes
-from orchestrator.models.state import EntryManifest, RegistryInputs
+from orchestrator.models.state import EntryManifest, RegistryInputs, SpecWatch
 from orchestrator.resources.gcs import GcsBucketManager
 
 
@@ -76,3 +76,21 @@ def write_registry_diff(bucket: GcsBucketManager, registry: str, diff: dict) -> 
 def read_registry_diff(bucket: GcsBucketManager, registry: str) -> bytes | None:
     stored = bucket.read(registry_diff_path(registry))
     return stored[0] if stored else None
+
+
+def read_spec_watch(bucket: GcsBucketManager) -> tuple[SpecWatch, int]:
+    """The spec watch and its generation (0: none yet). Unreadable is a failure naming the file."""
+    _, document, generation = read_json_document(bucket, SPEC_WATCH_PATH)
+    if document is None:
+        return SpecWatch(), generation
+    try:
+        return SpecWatch.model_validate(document), generation
+    except ValidationError as error:
+        raise Failure(
+            f"gs://{bucket.bucket_name}/{SPEC_WATCH_PATH} is not a spec watch ({error}); "
+            "delete it, the next registry_entry run writes it again"
+        ) from error
+
+
+def write_spec_watch(bucket: GcsBucketManager, watch: SpecWatch) -> int:
+    return bucket.write(SPEC_WATCH_PATH, to_json_bytes(watch.model_dump(mode="json")))
