@@ -1,12 +1,14 @@
-"""What failed, as rows a person can read: invalid metadata files and entries that could not be
-built, from the entry manifest (the state of the bucket, not only of one run)."""
+"""What failed, as rows a person can read: invalid metadata files, entries that could not be
+built, connectors the published registry is behind on; from the entry manifest (the state of the
+bucket, not only of one run)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from orchestrator.models.state import EntryManifest
-from orchestrator.models.steps import FailedEntryRow, InvalidFileRow
+from orchestrator.layout import entry_path, is_latest_metadata
+from orchestrator.models.state import EntryManifest, RegistryInputs
+from orchestrator.models.steps import FailedEntryRow, InvalidFileRow, StaleRow
 
 
 def _without_file(text: str, file: str) -> str:
@@ -58,3 +60,27 @@ def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]], limit: i
         cells = (str(cell).replace("|", "/").replace("\n", " ") for cell in row)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def stale_connectors(manifest: EntryManifest, published_inputs: Mapping[str, RegistryInputs]) -> list[StaleRow]:
+    """Connectors whose `latest/` metadata the published registry does not reflect: its entry failed
+    to build (the registry keeps the one before), or it was built but the registry was not published
+    since (a refused publish). `published_inputs`: per registry, the entries the published registry
+    was built from. An invalid `latest/` file is listed with the invalid files instead."""
+    rows = []
+    for path, record in sorted(manifest.files.items()):
+        if not record.valid or not is_latest_metadata(path):
+            continue
+        for registry, outcome in sorted(record.registries.items()):
+            if outcome.status == "failed":
+                reason = f"its entry failed to build: {_without_file(outcome.error or 'failed', path)}"
+            elif outcome.status == "written":
+                inputs = published_inputs.get(registry)
+                published = inputs.entries.get(entry_path(path, registry)) if inputs is not None else None
+                if published is not None and published.generation == outcome.generation:
+                    continue
+                reason = "its entry was built but the registry has not been published since"
+            else:
+                continue
+            rows.append(StaleRow(path, registry, record.definition_id or "", record.docker_image_tag or "", reason))
+    return rows

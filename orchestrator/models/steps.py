@@ -103,6 +103,17 @@ class FailedEntryRow:
     awaited_specs: tuple[str, ...] = ()  # spec files looked for and not in the cache
 
 
+@dataclass(frozen=True)
+class StaleRow:
+    """A connector whose `latest/` metadata the published registry does not reflect."""
+
+    file: str  # the latest/ metadata file
+    registry: str
+    definition_id: str
+    metadata_version: str  # dockerImageTag of the latest/ metadata
+    reason: str
+
+
 def _per_registry(factory):
     return field(default_factory=lambda: {name: factory() for name in REGISTRY_NAMES})
 

@@ -22,6 +22,7 @@ from orchestrator.layout import (
     REPORT_FOLDER,
     latest_entry_glob,
 )
+from orchestrator.resources.alerts import AlertNotifier
 from orchestrator.resources.gcs import GcsBlobListing, GcsBucketManager, GcsClient, GcsFileManager, SpecCache
 from orchestrator.resources.policy import RegistryPublishPolicy
 from orchestrator.settings import emulator_host, metadata_bucket_name, setting, spec_cache_bucket_name
@@ -117,6 +118,19 @@ def _publish_policy(environ: Mapping[str, str]) -> RegistryPublishPolicy:
     return RegistryPublishPolicy(max_unexplained_drop_share=share)
 
 
+def alert_notifier(environ: Mapping[str, str]) -> AlertNotifier:
+    """Off unless a destination is set. Secrets are passed as EnvVar: the UI shows the variable's
+    name, never its value."""
+    webhook = setting("ORCHESTRATOR_ALERT_WEBHOOK_URL", environ=environ)
+    token = setting("SLACK_TOKEN", environ=environ)
+    return AlertNotifier(
+        webhook_url=EnvVar("ORCHESTRATOR_ALERT_WEBHOOK_URL") if webhook else None,
+        slack_token=EnvVar("SLACK_TOKEN") if token else None,
+        slack_channel=setting("SLACK_CHANNEL", environ=environ) or None,
+        webserver_url=setting("ORCHESTRATOR_WEBSERVER_URL", "http://localhost:3000", environ),
+    )
+
+
 def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     client = GcsClient(emulator_host=emulator_host(environ))
     manager = GcsBucketManager(
@@ -126,7 +140,11 @@ def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         cdn_base_url=setting("METADATA_CDN_BASE_URL", environ=environ) or None,
     )
     spec_cache = SpecCache(gcp_gcs_client=client, bucket_name=spec_cache_bucket_name(environ))
-    return {**bucket_resources(client, manager, spec_cache), "registry_publish_policy": _publish_policy(environ)}
+    return {
+        **bucket_resources(client, manager, spec_cache),
+        "registry_publish_policy": _publish_policy(environ),
+        "alert_notifier": alert_notifier(environ),
+    }
 
 
 def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -145,6 +163,7 @@ def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     return {
         **bucket_resources(client, manager, spec_cache),
         "registry_publish_policy": _publish_policy(environ),
+        "alert_notifier": alert_notifier(environ),
         "io_manager": GCSPickleIOManager(
             gcs=GCSResource(project=setting("GCP_PROJECT", "connector-orchestrator", environ)),
             gcs_bucket=EnvVar("METADATA_BUCKET"),
