@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance
+from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance, TableMetadataValue
 
 from orchestrator.layout import SPEC_WATCH_PATH
 from orchestrator.sensors.metadata import NO_CHANGE, RUN_KEY_TAG
@@ -45,7 +45,9 @@ def checks_of_run(instance, run_id) -> dict[tuple[str, str], AssetCheckEvaluatio
 
 
 def table_rows(evaluation: AssetCheckEvaluation, key: str) -> list[dict]:
-    return [record.data for record in evaluation.metadata[key].value.records]
+    table = evaluation.metadata[key]
+    assert isinstance(table, TableMetadataValue)
+    return [record.data for record in table.records]
 
 
 def registry_tags(gcs_env, registry: str) -> dict[str, str]:
