@@ -6,6 +6,8 @@ run launched by hand. Runs are executed as the daemon executes a sensor's reques
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from dagster import AssetCheckEvaluation, DagsterEventType, DagsterInstance, TableMetadataValue
@@ -44,7 +46,7 @@ def checks_of_run(instance, run_id) -> dict[tuple[str, str], AssetCheckEvaluatio
     return {(evaluation.asset_key.to_user_string(), evaluation.check_name): evaluation for evaluation in evaluations}
 
 
-def table_rows(evaluation: AssetCheckEvaluation, key: str) -> list[dict]:
+def table_rows(evaluation: AssetCheckEvaluation, key: str) -> list[Mapping[str, Any]]:
     table = evaluation.metadata[key]
     assert isinstance(table, TableMetadataValue)
     return [record.data for record in table.records]
