@@ -43,6 +43,13 @@ def check_evaluations(instance, run_id: str) -> list[AssetCheckEvaluation]:
     ]
 
 
+def error_message(error) -> str:
+    """The user's own error behind Dagster's wrapper ("Error occurred while executing op ...")."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    return error.message
+
+
 def _check_key(evaluation: AssetCheckEvaluation) -> str:
     return f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
 
@@ -63,7 +70,7 @@ def alert_on_run_failure(context: RunFailureSensorContext, alert_notifier: Alert
     failed_steps = []
     for event in context.get_step_failure_events():
         error = event.step_failure_data.error if event.step_failure_data else None
-        failed_steps.append((event.step_key or "?", error.message if error else (event.message or "")))
+        failed_steps.append((event.step_key or "?", error_message(error) if error else (event.message or "")))
     failed_checks = [
         _check_key(evaluation)
         for evaluation in check_evaluations(context.instance, run.run_id)
