@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test test-fast lint format dev bench deploy deploy-check image test-postgres lock clean system-deps
+.PHONY: install run test test-fast lint format dev bench bench-latency deploy deploy-check image test-postgres lock clean system-deps
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -60,6 +60,10 @@ dev: install
 
 bench: install
 	$(POETRY) run python bench/run_bench.py $(BENCH_ARGS)
+
+# Upload -> registry latency under a real `dagster dev` (about 15 minutes; see bench/README.md).
+bench-latency: install
+	$(POETRY) run python bench/latency.py $(LATENCY_ARGS)
 
 deploy: install
 	bash scripts/deploy_dagster_cloud.sh

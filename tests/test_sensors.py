@@ -104,8 +104,10 @@ def test_sensors_are_in_the_code_location():
     assert names == {
         "generate_registry_on_new_latest_metadata_file_blobs",
         "generate_registry_reports_on_registry_updated",
+        "alert_on_run_failure",
+        "alert_on_failed_checks",
     }
-    assert len(code_location().sensors) == 2
+    assert len(code_location().sensors) == 4
     repository = code_location().get_repository_def()
     assert (
         repository.get_sensor_def("generate_registry_on_new_latest_metadata_file_blobs").job_name == "generate_registry"

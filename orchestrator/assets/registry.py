@@ -202,7 +202,7 @@ def publish_registry(
     """Replace the published registry with the staged one, only over the generation read when it was
     staged; identical bytes are not rewritten. The diff and the build inputs are recorded beside."""
     registry_name = staged.registry_name
-    # No caller publishes around the audit: given one (the asset's checks), it is that one.
+    # Every path to a write goes through the audit; the asset passes the one its checks recorded.
     checks = audit if audit is not None else publish_safety_checks(_facts(staged, policy))
     failing = [check for check in checks if not check.passed]
     if failing:

@@ -26,7 +26,9 @@ def all_specs_secrets(
         metadata={
             "secret_properties": len(names),
             "specs_scanned": specs_scanned,
-            "preview": MetadataValue.md(", ".join(names[:50])),
+            "preview": MetadataValue.md(
+                f"First {min(50, len(names))} of {len(names)} secret property names: " + ", ".join(names[:50])
+            ),
         },
     )
 
