@@ -5,11 +5,12 @@ sensor interval a deployment runs with (30 s by default).
 
 Starts its own emulator (temporary state directory, a free port) and its own `dagster dev` in its
 own process group (temporary DAGSTER_HOME), loads a sample bucket, waits for the sensor's first
-publish, then uploads one new version at a time (spec first, then the versioned and `latest/`
-metadata, as `metadata_service upload` writes them) and measures the seconds until that version is
-in the published oss_registry.json. Prints p50, p95 and max; writes bench/results/latency-*.json.
-Nothing here is asserted: this is a measurement (see bench/README.md). Takes about
-uploads x (interval / 2 + run time), about 15 minutes for 20 uploads at 30 s.
+publish, then uploads one new version at a time, each after a random pause within one interval
+(spec first, then the versioned and `latest/` metadata, as `metadata_service upload` writes them)
+and measures the seconds until that version is in the published oss_registry.json. Prints p50,
+p95 and max; writes bench/results/latency-*.json. Nothing here is asserted: this is a
+measurement (see bench/README.md). Takes about
+uploads x (interval + run time), about 20 minutes for 20 uploads at 30 s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -82,6 +84,7 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connectors", type=int, default=40)
     parser.add_argument("--versions", type=int, default=3)
     parser.add_argument("--bound", type=float, default=300.0, help="seconds to wait for one upload to publish")
+    parser.add_argument("--seed", type=int, default=7, help="of the random pause before each upload")
     return parser.parse_args(argv)
 
 
@@ -147,8 +150,12 @@ def main(argv: list[str]) -> int:
             for connector in sample.connectors
             if not any("-rc." in version for version in connector.versions)
         ]
+        # Each upload waits a random share of the interval first: right after a publish it would
+        # always land at the same point between two ticks, and measure that one point.
+        pause = random.Random(options.seed)
         for serial in range(1, options.uploads + 1):
-            repository = candidates[(serial * 7) % len(candidates)]
+            repository = candidates[serial % len(candidates)]
+            time.sleep(pause.uniform(0, options.interval))
             tag = upload_new_version(metadata, specs, repository, serial)
             uploaded = time.monotonic()
             wait_until(

@@ -148,7 +148,7 @@ def valid_metadata_report(metadata_definitions: MetadataDefinitions) -> Output[d
             "invalid_files": len(invalid),
             "valid_files": len(metadata_definitions.live_paths) - len(invalid),
             "invalid_table": MetadataValue.table(
-                [TableRecord({"file": row.file, "reason": f"{row.field}: {row.reason}"}) for row in rows[:TABLE_ROWS]],
+                [TableRecord({"file": path, "reason": "; ".join(problems)}) for path, problems in invalid.items()],
                 schema=TableSchema(columns=[TableColumn("file", "string"), TableColumn("reason", "string")]),
             ),
             "preview": MetadataValue.md(
