@@ -71,6 +71,24 @@ def tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
+def run_phases(instance, uploaded_at: float, published_at: float) -> dict[str, float]:
+    """Where the time went, from the newest generate_registry run the sensor requested: upload ->
+    run requested (the wait for the next tick), requested -> started (run queue, launch of the run
+    worker), started -> registry seen published (the run up to its publish)."""
+    from dagster import RunsFilter
+
+    records = instance.get_run_records(filters=RunsFilter(job_name="generate_registry"), limit=1)
+    if not records or records[0].start_time is None:
+        return {}
+    record = records[0]
+    created = record.create_timestamp.timestamp()
+    return {
+        "to_request": round(created - uploaded_at, 2),
+        "to_start": round(record.start_time - created, 2),
+        "run": round(published_at - record.start_time, 2),
+    }
+
+
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -95,6 +113,8 @@ def _stop_on_sigterm(signum, frame) -> None:
 def main(argv: list[str]) -> int:
     options = parse_options(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    from dagster import DagsterInstance
+
     from orchestrator.local.emulator import EmulatorConfig, ensure_buckets, start_emulator, stop_emulator
     from orchestrator.local.load import load_sample
     from orchestrator.local.ports import free_port
@@ -144,6 +164,7 @@ def main(argv: list[str]) -> int:
         log(f"dagster dev (pid {dagster.pid}) started; waiting for the sensor's first publish")
         first = wait_until(lambda: bool(published_tags(metadata)), 600, "the first publish", dagster, log_file)
         log(f"first registries published {first:.1f} s after dagster dev started")
+        instance = DagsterInstance.from_config(str(home))  # the same SQLite storage, read alongside
 
         candidates = [
             connector.docker_repository
@@ -157,7 +178,7 @@ def main(argv: list[str]) -> int:
             repository = candidates[serial % len(candidates)]
             time.sleep(pause.uniform(0, options.interval))
             tag = upload_new_version(metadata, specs, repository, serial)
-            uploaded = time.monotonic()
+            uploaded, uploaded_at = time.monotonic(), time.time()
             wait_until(
                 lambda repository=repository, tag=tag: published_tags(metadata).get(repository) == tag,
                 options.bound,
@@ -166,8 +187,13 @@ def main(argv: list[str]) -> int:
                 log_file,
             )
             seconds = time.monotonic() - uploaded
-            latencies.append({"repository": repository, "tag": tag, "seconds": round(seconds, 2)})
-            log(f"upload {serial}/{options.uploads}: {repository}:{tag} published after {seconds:.1f} s")
+            phases = run_phases(instance, uploaded_at, time.time())
+            latencies.append({"repository": repository, "tag": tag, "seconds": round(seconds, 2), **phases})
+            log(
+                f"upload {serial}/{options.uploads}: {repository}:{tag} published after {seconds:.1f} s "
+                f"(until the run was requested {phases.get('to_request', '?')} s, queued and launched "
+                f"{phases.get('to_start', '?')} s, ran {phases.get('run', '?')} s)"
+            )
     finally:
         if dagster is not None:
             stop_process_group(dagster, timeout=30.0)
@@ -175,8 +201,14 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     values = [item["seconds"] for item in latencies]
+    phases = {
+        phase: round(statistics.median(item[phase] for item in latencies if phase in item), 1)
+        for phase in ("to_request", "to_start", "run")
+        if any(phase in item for item in latencies)
+    }
     summary = {
         "uploads": len(values),
+        "median_phases_seconds": phases,
         "interval_seconds": options.interval,
         "p50_seconds": round(statistics.median(values), 1),
         "p95_seconds": round(percentile(values, 0.95), 1),
@@ -186,7 +218,8 @@ def main(argv: list[str]) -> int:
     print(
         f"upload -> published oss_registry.json over {summary['uploads']} uploads at a {options.interval} s "
         f"sensor interval: p50 {summary['p50_seconds']} s, p95 {summary['p95_seconds']} s, "
-        f"max {summary['max_seconds']} s (min {summary['min_seconds']} s)"
+        f"max {summary['max_seconds']} s (min {summary['min_seconds']} s); medians: until the run is requested "
+        f"{phases.get('to_request')} s, queue and launch {phases.get('to_start')} s, run {phases.get('run')} s"
     )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"latency-{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
