@@ -15,8 +15,8 @@ INSTALLED := $(VENV)/.installed
 export POETRY_PYPI_MIRROR_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)' 2>/dev/null)
 export POETRY_VIRTUALENVS_IN_PROJECT := true
 
-.PHONY: install run test test-fast lint format dev bench chaos deploy deploy-check image test-postgres lock clean system-deps \
-	start stop status validate upload upload-spec mirror
+.PHONY: install run test test-fast lint format dev bench bench-latency chaos deploy deploy-check image test-postgres lock \
+	clean system-deps start stop status validate upload upload-spec mirror
 
 $(POETRY):
 	@echo ">> installing Poetry into $(TOOLS)/ (project-local tool environment)"
@@ -100,6 +100,10 @@ bench: install
 # The fault and bad-input campaign (about 25 minutes on 2 cores; CHAOS_ARGS="--quick" for a smoke run).
 chaos: install
 	$(VENV)/bin/python chaos/run_chaos.py $(CHAOS_ARGS)
+
+# Upload -> registry latency under a real `dagster dev` (about 15 minutes; see bench/README.md).
+bench-latency: install
+	$(POETRY) run python bench/latency.py $(LATENCY_ARGS)
 
 deploy: install
 	bash scripts/deploy_dagster_cloud.sh

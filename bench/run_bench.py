@@ -275,14 +275,45 @@ def scenario_build(args: dict) -> dict:
 
 
 def primed_cursor(resources: dict, instance, defn) -> str:
-    """The metadata sensor's cursor as it stands once the run for the current bucket has succeeded."""
+    """The metadata sensor's cursor as it stands once the run for the current bucket has succeeded:
+    every file acknowledged, the spec watch the run wrote already read."""
     from dagster import build_sensor_context
 
+    from orchestrator.logic.spec_watch import watch_summary
+    from orchestrator.resources.state import read_spec_watch
     from orchestrator.sensors import metadata as sensor_module
 
     with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
         listing = context.resources.metadata_file_and_yank_marker_blobs.list()
-    return sensor_module.encode_cursor(sensor_module.MetadataCursor(sensor_module.listing_state(listing)))
+        watch, watch_generation = read_spec_watch(context.resources.gcs_bucket_manager)
+    return sensor_module.encode_cursor(
+        sensor_module.MetadataCursor(sensor_module.listing_state(listing), None, watch_summary(watch), watch_generation)
+    )
+
+
+def rewrite_one_used_spec(metadata, specs, repository: str) -> str:
+    """A new generation of the spec the latest/ version of `repository` was built from (same bytes:
+    a re-upload), as when a spec is corrected in the cache. Returns its path."""
+    import yaml
+
+    raw, _ = metadata.read(f"metadata/{repository}/latest/metadata.yaml")
+    tag = str(yaml.safe_load(raw)["data"]["dockerImageTag"])
+    path = f"specs/{repository}/{tag}/spec.json"
+    spec, _ = specs.read(path)
+    specs.write(path, spec)
+    return path
+
+
+def plain_listing_seconds(emulator_url: str, bucket: str, prefix: str) -> tuple[float, int]:
+    """One plain HTTP GET of a listing, its JSON parsed: the floor of a listing request."""
+    import requests
+
+    params: dict[str, str | int] = {"prefix": prefix, "maxResults": 100_000, "fields": "items(name,generation)"}
+    started = time.perf_counter()
+    response = requests.get(f"{emulator_url}/storage/v1/b/{bucket}/o", params=params, timeout=120)
+    response.raise_for_status()
+    items = response.json().get("items", [])
+    return time.perf_counter() - started, len(items)
 
 
 def scenario_sensor_run(args: dict) -> dict:
@@ -314,7 +345,9 @@ def scenario_sensor_run(args: dict) -> dict:
 
 
 def scenario_sensor(args: dict) -> dict:
-    """One tick of the metadata sensor with a primed cursor: with no change, then with one upload."""
+    """One tick of the metadata sensor with a primed cursor: with no change, then with one upload,
+    then with one spec rewritten in the cache (the entries built from it are rebuilt). Each tick
+    lists the metadata files, asks for the spec watch's generation and lists the spec cache."""
     from dagster import DagsterInstance, build_sensor_context
 
     from orchestrator.definitions import defs
@@ -342,32 +375,40 @@ def scenario_sensor(args: dict) -> dict:
         no_change_seconds, unchanged = tick(primed)
         upload_new_version(metadata, specs, args["repository"], args["serial"])
         one_change_seconds, changed = tick(unchanged.cursor or primed)
-    # The tick's floor: the listing request itself, one plain HTTP GET whose JSON is parsed, nothing
-    # else (the emulator ignores matchGlob and fields: it returns every object under metadata/ with
-    # all its properties, in one page since it honours any page size).
-    import requests
 
-    params: dict[str, str | int] = {
-        "prefix": "metadata/",
-        "maxResults": 100_000,
-        "fields": "items(name,generation),nextPageToken",
-    }
-    started = time.perf_counter()
-    response = requests.get(
-        f"{args['emulator_url']}/storage/v1/b/{args['metadata_bucket']}/o", params=params, timeout=120
-    )
-    response.raise_for_status()
-    listed = sum(1 for item in response.json().get("items", []) if item["name"].endswith("/metadata.yaml"))
-    listing_floor_seconds = time.perf_counter() - started
+        # The spec-watching part alone, on the primed cursor: its share of a no-change tick.
+        with build_sensor_context(resources=resources, instance=instance, definitions=defn) as context:
+            source = sensor_module.BucketSpecWatch(context.resources.gcs_bucket_manager, context.resources.spec_cache)
+            started = time.perf_counter()
+            watched = sensor_module.check_specs(sensor_module.decode_cursor(primed), source)
+            spec_part_seconds = time.perf_counter() - started
+        # A spec re-uploaded: the tick after the last run succeeded requests the rebuild.
+        after_upload = primed_cursor(resources, instance, defn)
+        rewritten = rewrite_one_used_spec(metadata, specs, args["other_repository"])
+        spec_change_seconds, respecced = tick(after_upload)
+        rebuild = [
+            request.run_config.get("ops", {}).get("metadata_definitions", {}).get("config", {}).get("rebuild_files")
+            for request in respecced.run_requests or []
+        ]
+    listing_floor_seconds, listed = plain_listing_seconds(args["emulator_url"], args["metadata_bucket"], "metadata/")
+    spec_floor_seconds, spec_objects = plain_listing_seconds(args["emulator_url"], args["spec_bucket"], "specs/")
     return {
         "listing_floor_seconds": listing_floor_seconds,
         "listing_floor_objects": listed,
+        "spec_listing_floor_seconds": spec_floor_seconds,
+        "spec_listing_floor_objects": spec_objects,
         "first_tick_seconds": first_seconds,
         "cursor_bytes": len(primed),
+        "watched_specs": len(watched.watched),
         "no_change_seconds": no_change_seconds,
+        "spec_part_seconds": spec_part_seconds,
         "one_change_seconds": one_change_seconds,
+        "spec_change_seconds": spec_change_seconds,
+        "spec_rewritten": rewritten,
+        "rebuild_files": rebuild,
         "runs_requested_no_change": len(unchanged.run_requests or []),
         "runs_requested_one_change": len(changed.run_requests or []),
+        "runs_requested_spec_change": len(respecced.run_requests or []),
     }
 
 
@@ -621,13 +662,13 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
             raise RuntimeError(f"incremental build (listing) failed: {result[0].get('failures')}")
         record("incremental_listing", *result)
 
-    # The sensor ticks against the built bucket; its one-change tick uploads one more version.
+    # The sensor ticks against the built bucket; its one-change tick uploads one more version, its
+    # spec-change tick re-uploads the spec of another connector.
+    other = candidates[len(candidates) // 3].docker_repository
     for _ in range(options.repeat):
         serial += 1
-        record(
-            "sensor_tick",
-            *run_scenario({**common, "scenario": "sensor", "repository": repository, "serial": serial}, env),
-        )
+        scenario = {"scenario": "sensor", "repository": repository, "other_repository": other, "serial": serial}
+        record("sensor_tick", *run_scenario({**common, **scenario}, env))
     figures["summary"] = summarise(runs)
     return figures
 
@@ -645,12 +686,19 @@ def summarise(runs: dict) -> dict:
         "incremental_listing_s": pick("incremental_listing"),
         "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
         "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
+        "sensor_spec_change_s": pick("sensor_tick", "spec_change_seconds"),
+        "sensor_spec_part_s": pick("sensor_tick", "spec_part_seconds"),
         "listing_floor_s": pick("sensor_tick", "listing_floor_seconds"),
+        "spec_listing_floor_s": pick("sensor_tick", "spec_listing_floor_seconds"),
         "peak_rss_mb": {name: max(run["peak_rss_mb"] for run in items) for name, items in runs.items()},
     }
     for key in ("cold_in_process_s", "cold_cli_s", "incremental_s", "incremental_listing_s"):
         if floor and summary[key] is not None:
             summary[key.replace("_s", "_over_floor")] = summary[key] / floor
+    # A tick's floor is its two listings, the metadata files' and the spec cache's.
+    tick_floor = (summary["listing_floor_s"] or 0) + (summary["spec_listing_floor_s"] or 0)
+    if tick_floor and summary["sensor_no_change_s"] is not None:
+        summary["sensor_no_change_over_listings"] = summary["sensor_no_change_s"] / tick_floor
     return summary
 
 
@@ -666,7 +714,11 @@ def print_table(results: list[dict]) -> None:
         ("incr listing s", lambda s: fmt(s["incremental_listing_s"])),
         ("tick s", lambda s: fmt(s["sensor_no_change_s"])),
         ("tick+1 s", lambda s: fmt(s["sensor_one_change_s"])),
+        ("tick+spec s", lambda s: fmt(s.get("sensor_spec_change_s"))),
+        ("spec part s", lambda s: fmt(s.get("sensor_spec_part_s"))),
         ("listing s", lambda s: fmt(s.get("listing_floor_s"))),
+        ("spec listing s", lambda s: fmt(s.get("spec_listing_floor_s"))),
+        ("tick/listings", lambda s: fmt(s.get("sensor_no_change_over_listings"), "x")),
         (
             "peak MiB cold/cli/incr/floor",
             lambda s: "/".join(

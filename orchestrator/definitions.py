@@ -20,6 +20,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     # Imported here so that the sensors read their interval and default status after `.env`.
     from orchestrator.assets import metadata, registry, registry_entry, registry_reports, specs_secrets_mask
     from orchestrator.jobs import ALL_JOBS, selected_executor
+    from orchestrator.sensors.alerts import alert_on_failed_checks, alert_on_run_failure
     from orchestrator.sensors.metadata import generate_registry_on_new_latest_metadata_file_blobs
     from orchestrator.sensors.registry import generate_registry_reports_on_registry_updated
 
@@ -39,7 +40,12 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
         ],
         asset_checks=dg.load_asset_checks_from_modules(list(groups.values())),
         jobs=ALL_JOBS,
-        sensors=[generate_registry_on_new_latest_metadata_file_blobs, generate_registry_reports_on_registry_updated],
+        sensors=[
+            generate_registry_on_new_latest_metadata_file_blobs,
+            generate_registry_reports_on_registry_updated,
+            alert_on_run_failure,
+            alert_on_failed_checks,
+        ],
         resources=dict(resources),
         executor=selected_executor(),
     )

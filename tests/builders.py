@@ -132,3 +132,25 @@ def code_location():
     from orchestrator.resources.deployments import local_resources
 
     return build_definitions(local_resources(os.environ))
+
+
+def bucket_needing_attention(gcs_env: dict, resources: dict) -> dict[str, str]:
+    """A bucket built by two real generate_registry runs, left with an invalid file, two entries
+    waiting for their spec and a connector whose new latest/ version the registries lack."""
+    from dagster import DagsterInstance
+
+    put_connector(gcs_env, make_data("source-good"))
+    put_connector(gcs_env, make_data("source-stale"))
+    job = code_location().resolve_job_def("generate_registry")
+    assert job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    broken = make_data("source-broken", tag="1.1.0")
+    del broken["license"]
+    put_connector(gcs_env, broken)
+    put_connector(gcs_env, make_data("source-stale", tag="1.3.0"), spec_images=[])
+    assert job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    return {
+        "invalid": "metadata/airbyte/source-broken/1.1.0/metadata.yaml",
+        "invalid_latest": "metadata/airbyte/source-broken/latest/metadata.yaml",
+        "waiting": "metadata/airbyte/source-stale/1.3.0/metadata.yaml",
+        "stale_latest": "metadata/airbyte/source-stale/latest/metadata.yaml",
+    }

@@ -176,7 +176,7 @@ def test_disabling_a_registry_deletes_the_entry_and_is_an_explained_drop(gcs_env
     check = [
         evaluation
         for evaluation in result.get_asset_check_evaluations()
-        if evaluation.asset_key.to_user_string() == "latest_cloud_registry_entries"
+        if evaluation.asset_key.to_user_string() == "persisted_cloud_registry"
         and evaluation.check_name == "no_unexplained_loss"
     ][0]
     assert check.passed and "Source Leaving" in check.description
@@ -192,7 +192,7 @@ def test_unexplained_loss_refuses_to_publish_and_names_the_connectors(gcs_env, r
     result = run_job(resources, raise_on_error=False)
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    loss = evaluations[("latest_oss_registry_entries", "no_unexplained_loss")]
+    loss = evaluations[("persisted_oss_registry", "no_unexplained_loss")]
     assert not loss.passed and "Source S1 (airbyte/source-s1" in loss.description
     assert gcs_env["metadata"].read("registries/v0/oss_registry.json") == published, "the old registry stays in place"
     assert not result.asset_materializations_for_node("persisted_oss_registry")
@@ -209,7 +209,7 @@ def test_drop_within_configured_share_is_allowed_but_listed(gcs_env, resources, 
     loss = [
         e
         for e in result.get_asset_check_evaluations()
-        if e.check_name == "no_unexplained_loss" and e.asset_key.to_user_string() == "latest_oss_registry_entries"
+        if e.check_name == "no_unexplained_loss" and e.asset_key.to_user_string() == "persisted_oss_registry"
     ][0]
     assert loss.passed and "airbyte/source-s1" in loss.description, "an allowed loss is still never silent"
 
@@ -218,7 +218,7 @@ def test_empty_bucket_never_publishes_an_empty_registry(gcs_env, resources):
     result = run_job(resources, raise_on_error=False)
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    assert not evaluations[("latest_oss_registry_entries", "not_empty")].passed
+    assert not evaluations[("persisted_oss_registry", "not_empty")].passed
     assert gcs_env["metadata"].read("registries/v0/oss_registry.json") is None
 
 

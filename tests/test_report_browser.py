@@ -9,7 +9,7 @@ import pytest
 from dagster import materialize
 
 from orchestrator.assets import registry_reports
-from tests.builders import module_assets
+from tests.builders import bucket_needing_attention, module_assets
 from tests.report_samples import OSS_DIFF, cloud_registry, oss_registry, to_bytes, with_hostile_source
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,7 +58,18 @@ def report_file(resources, tmp_path) -> Path:
 
 
 @pytest.fixture
-def page(report_file):
+def attention_report_file(gcs_env, resources, tmp_path) -> Path:
+    """A bucket the real pipeline left needing attention -> the report assets -> the HTML on disk."""
+    bucket_needing_attention(gcs_env, resources)
+    assert materialize(module_assets(registry_reports), resources=resources).success
+    html = gcs_env["metadata"].read("generated_reports/connector_registry_report.html")
+    assert html is not None
+    path = tmp_path / "attention_report.html"
+    path.write_bytes(html[0])
+    return path
+
+
+def open_in_chromium(path: Path):
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip(
             f"{CHROMIUM} is not installed and could not be "
@@ -84,11 +95,21 @@ def page(report_file):
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.on("dialog", on_dialog)
             page.on("console", on_console)
-            page.goto(report_file.as_uri())
+            page.goto(path.as_uri())
             page.wait_for_load_state("load")
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def page(report_file):
+    yield from open_in_chromium(report_file)
+
+
+@pytest.fixture
+def attention_page(attention_report_file):
+    yield from open_in_chromium(attention_report_file)
 
 
 def names(page, table):
@@ -147,3 +168,22 @@ def test_report_in_browser(page, tmp_path):
     assert names(page, "destinations-table") == ["Snowflake"]
 
     assert page.problems == []
+
+
+def test_needs_attention_section_in_browser(attention_page, tmp_path):
+    section = attention_page.locator("#attention")
+    assert section.is_visible()
+    assert section.locator("h2").inner_text() == "Needs attention (8)"
+    invalid = attention_page.locator("#invalid-files tbody tr")
+    assert invalid.count() == 2
+    assert "metadata/airbyte/source-broken/1.1.0/metadata.yaml" in invalid.first.inner_text()
+    assert "data.license" in invalid.first.inner_text()
+    failed = attention_page.locator("#failed-entries tbody tr").all_inner_texts()
+    assert len(failed) == 4 and all("no spec in the spec cache" in row for row in failed)
+    stale = attention_page.locator("#stale-connectors tbody tr").all_inner_texts()
+    assert len(stale) == 2 and all("1.3.0" in row and "source-stale:1.2.3" in row for row in stale)
+    for registry in ("oss", "cloud"):
+        published = attention_page.locator(f'time[data-published="{registry}"]').inner_text()
+        assert published.endswith("Z") and published[:2] == "20"
+    attention_page.screenshot(path=str(tmp_path / "attention.png"), full_page=True)
+    assert attention_page.problems == []

@@ -164,7 +164,7 @@ def test_markdown_preview_escapes_pipes_and_counts_the_rest():
     frame = pd.DataFrame({"name": ["a|b", "two\nlines", "c"], "n": [1, None, 3]})
     table = markdown_table(frame, max_rows=2)
     assert table.splitlines()[:4] == ["| name | n |", "| --- | --- |", "| a\\|b | 1.0 |", "| two lines |  |"]
-    assert "1 more rows" in table
+    assert "_first 2 of 3 rows_" in table
     assert "_no rows_" in markdown_table(frame.head(0))
 
 

@@ -104,8 +104,10 @@ def test_sensors_are_in_the_code_location():
     assert names == {
         "generate_registry_on_new_latest_metadata_file_blobs",
         "generate_registry_reports_on_registry_updated",
+        "alert_on_run_failure",
+        "alert_on_failed_checks",
     }
-    assert len(code_location().sensors) == 2
+    assert len(code_location().sensors) == 4
     repository = code_location().get_repository_def()
     assert (
         repository.get_sensor_def("generate_registry_on_new_latest_metadata_file_blobs").job_name == "generate_registry"
@@ -210,6 +212,10 @@ def test_failed_real_run_is_requested_again_then_acknowledged(gcs_env, resources
     assert not failed.success
     assert instance.get_run_by_id(failed.run_id).status == DagsterRunStatus.FAILURE
 
+    # The first retry waits one tick, and says so.
+    requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
+    assert requests == [] and f"run {first.run_key} ended FAILURE (attempt 1)" in skip
+    assert "requested again in 1 tick" in skip
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
     assert skip is None and len(requests) == 1
     retry = requests[0]
@@ -226,7 +232,7 @@ def test_failed_real_run_is_requested_again_then_acknowledged(gcs_env, resources
     )
     assert succeeded.success
     requests, skip, cursor = tick(metadata_sensor, resources, instance, cursor)
-    assert requests == [] and skip == NO_CHANGE
+    assert requests == [] and skip.startswith(NO_CHANGE)
     assert set(decode_cursor(cursor).acknowledged) == {
         "metadata/airbyte/source-alpha/1.2.3/metadata.yaml",
         "metadata/airbyte/source-alpha/latest/metadata.yaml",

@@ -18,10 +18,10 @@ class CountingSpecCache(SpecCache):
     _counts: dict[str, int] = PrivateAttr(default_factory=dict)
     _count_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
-    def read_spec(self, path):
+    def read_spec_blob(self, path):
         with self._count_lock:
             self._counts[path] = self._counts.get(path, 0) + 1
-        return self._store.get(path)
+        return (self._store[path], 100 + len(path)) if path in self._store else None
 
 
 def make_cache(store):
@@ -56,3 +56,17 @@ def test_listed_cloud_specs_spare_the_failed_reads():
     assert lookup("airbyte/source-a", "1.0.0", "cloud") == {"plain": True}
     assert CLOUD not in cache._counts
     assert lookup("airbyte/source-b", "2.0.0", "oss") is None
+
+
+def test_recording_lookup_names_every_spec_looked_up_with_its_generation():
+    cache = make_cache({PLAIN: {"plain": True}})
+    shared = CachedSpecLookup(cache)
+    cloud = shared.recording()
+    assert cloud("airbyte/source-a", "1.0.0", "cloud") == {"plain": True}
+    assert cloud.consulted == {CLOUD: 0, PLAIN: 100 + len(PLAIN)}, "the absent cloud spec is awaited too"
+    missing = shared.recording()
+    assert missing("airbyte/source-b", "2.0.0", "oss") is None
+    assert missing.consulted == {"specs/airbyte/source-b/2.0.0/spec.json": 0}
+    skipped = CachedSpecLookup(cache, cloud_specs=set()).recording()
+    skipped("airbyte/source-a", "1.0.0", "cloud")
+    assert skipped.consulted[CLOUD] == 0, "a cloud spec known absent from the listing is recorded as awaited"

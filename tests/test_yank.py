@@ -230,7 +230,7 @@ def loss_check(result, registry):
     return next(
         evaluation
         for evaluation in result.get_asset_check_evaluations()
-        if evaluation.asset_key.to_user_string() == f"latest_{registry}_registry_entries"
+        if evaluation.asset_key.to_user_string() == f"persisted_{registry}_registry"
         and evaluation.check_name == "no_unexplained_loss"
     )
 

@@ -1,10 +1,24 @@
 """Group `metadata`: which metadata files exist, which changed since they were last processed,
 and which are invalid (SPEC §3, §5)."""
 
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, TableColumn, TableRecord, TableSchema, asset
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    MetadataValue,
+    Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+    asset_check,
+)
 from pydantic import Field
 
 from orchestrator.layout import REGISTRY_NAMES, is_yank_marker
+from orchestrator.logic.failures import invalid_file_rows, markdown_rows
 from orchestrator.logic.incremental import (
     known_invalid_files,
     named_scan_candidates,
@@ -35,6 +49,10 @@ class MetadataScanConfig(Config):
     )
     deleted_files: list[str] = Field(
         default_factory=list, description="Metadata files (and .yanked markers) gone since the last successful run."
+    )
+    rebuild_files: list[str] = Field(
+        default_factory=list,
+        description="Unchanged metadata files to build again: a spec their entries use or wait for arrived or changed.",
     )
 
 
@@ -73,7 +91,9 @@ def parse_metadata_file(
     )
 
 
-def _preview(changed: list[MetadataFile], rows: int = 20) -> str:
+def _preview(changed: list[MetadataFile], rows: int = 15) -> str:
+    if not changed:
+        return "No new or changed metadata file."
     lines = [
         f"First {min(rows, len(changed))} of {len(changed)} new or changed files.",
         "",
@@ -109,7 +129,7 @@ def metadata_definitions(
         yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
         plan = with_release_candidate_companions(
             with_rebuilt(
-                plan_full_scan(list(listing.values()), manifest),
+                plan_full_scan(list(listing.values()), manifest, set(config.rebuild_files)),
                 release_candidates_to_rebuild(yank_changes, manifest),
             )
         )
@@ -130,6 +150,7 @@ def metadata_definitions(
             [path for path in config.changed_files or () if not is_yank_marker(path)],
             [path for path in config.deleted_files if not is_yank_marker(path)],
             manifest,
+            config.rebuild_files,
         )
         candidates = [*candidates, *rebuilt]
         # A release candidate's latest/ (and a latest/'s release candidate) are read too: they are rebuilt together.
@@ -138,7 +159,9 @@ def metadata_definitions(
         plan = with_release_candidate_companions(
             with_rebuilt(
                 plan_named_scan(
-                    {path: None if item is None else item[1].generation for path, item in found.items()}, manifest
+                    {path: None if item is None else item[1].generation for path, item in found.items()},
+                    manifest,
+                    set(config.rebuild_files),
                 ),
                 rebuilt,
             )
@@ -150,7 +173,8 @@ def metadata_definitions(
             changed.append(
                 parse_metadata_file(path, blob.generation, blob.etag, (data, blob.generation), updated=blob.updated)
             )
-    scope = "listed the bucket" if full_scan else f"read the {len(config.changed_files or ())} files the sensor named"
+    named_count = len(config.changed_files or ()) + len(config.rebuild_files)
+    scope = "listed the bucket" if full_scan else f"read the {named_count} files the sensor named"
     context.log.info(
         f"{scope}: {len(plan.live_paths)} metadata files, {len(changed)} new or changed, {len(plan.deleted)} deleted"
     )
@@ -181,6 +205,7 @@ def metadata_definitions(
             "unchanged_skipped": definitions.unchanged_count,
             "deleted": len(plan.deleted),
             "yank_markers_changed": len(yank_changes),
+            "rebuilt_for_specs": len(config.rebuild_files),
             "invalid_in_this_run": len(invalid),
             "warnings_in_this_run": sum(len(warnings) for warnings in warned.values()),
             "warnings": MetadataValue.md(
@@ -191,24 +216,86 @@ def metadata_definitions(
     )
 
 
+PREVIEW_ROWS = 15
+# A check's or report's table keeps at most this many rows (its counts are always exact).
+TABLE_ROWS = 1000
+INVALID_FILE_COLUMNS = [TableColumn("file", "string"), TableColumn("field", "string"), TableColumn("reason", "string")]
+
+
 @asset(
     description="Table of metadata files that failed validation, with every reason; they are skipped, never published.",
 )
 def valid_metadata_report(metadata_definitions: MetadataDefinitions) -> Output[dict[str, list[str]]]:
     invalid = metadata_definitions.invalid_files()
-    records = [TableRecord({"file": path, "reason": "; ".join(problems)}) for path, problems in invalid.items()]
-    markdown = "\n".join(
-        ["| file | reason |", "|---|---|"]
-        + [f"| {path} | {'<br>'.join(problems).replace('|', '/')} |" for path, problems in invalid.items()]
-    )
+    rows = invalid_file_rows(invalid)
     return Output(
         invalid,
         metadata={
             "invalid_files": len(invalid),
             "valid_files": len(metadata_definitions.live_paths) - len(invalid),
             "invalid_table": MetadataValue.table(
-                records, schema=TableSchema(columns=[TableColumn("file", "string"), TableColumn("reason", "string")])
+                [TableRecord({"file": path, "reason": "; ".join(problems)}) for path, problems in invalid.items()],
+                schema=TableSchema(columns=[TableColumn("file", "string"), TableColumn("reason", "string")]),
             ),
-            "preview": MetadataValue.md(markdown if invalid else "Every metadata file is valid."),
+            "preview": MetadataValue.md(
+                markdown_rows(
+                    ["file", "field", "reason"],
+                    [(row.file, row.field, row.reason) for row in rows],
+                    PREVIEW_ROWS,
+                    "problems of invalid metadata files",
+                )
+                if invalid
+                else "Every metadata file is valid."
+            ),
+        },
+    )
+
+
+@asset_check(
+    asset=metadata_definitions,
+    description=(
+        "Every metadata file in the bucket is valid. Non-blocking: invalid files are skipped and the others "
+        "publish, but the check stays red, listing file, field and reason, until each is fixed or removed."
+    ),
+)
+def metadata_files_valid(
+    context: AssetCheckExecutionContext, metadata_definitions: MetadataDefinitions
+) -> AssetCheckResult:
+    # The files read in this run over what the manifest knows of the others: the whole bucket.
+    invalid = metadata_definitions.invalid_files()
+    rows = invalid_file_rows(invalid)
+    total = len(metadata_definitions.live_paths)
+    if invalid:
+        description = f"{len(invalid)} of {total} metadata files are invalid: " + "; ".join(
+            f"{row.file}: {row.field}: {row.reason}" for row in rows[:3]
+        )
+        if len(rows) > 3:
+            description += f"; and {len(rows) - 3} more problems (see the table)"
+    else:
+        description = f"all {total} metadata files are valid"
+    context.log.info(description)
+    return AssetCheckResult(
+        passed=not invalid,
+        severity=AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "invalid_files": len(invalid),
+            "problems": len(rows),
+            "metadata_files": total,
+            "invalid_file_table": MetadataValue.table(
+                [
+                    TableRecord({"file": row.file, "field": row.field, "reason": row.reason})
+                    for row in rows[:TABLE_ROWS]
+                ],
+                schema=TableSchema(columns=INVALID_FILE_COLUMNS),
+            ),
+            "preview": MetadataValue.md(
+                markdown_rows(
+                    ["file", "field", "reason"],
+                    [(row.file, row.field, row.reason) for row in rows],
+                    PREVIEW_ROWS,
+                    "problems of invalid metadata files",
+                )
+            ),
         },
     )

@@ -1,6 +1,7 @@
-"""Group `registry`: the `latest/` entries of each registry are staged, audited by blocking asset
-checks, and only then published (write, audit, publish); then the light index and per-connector
-documents derived from each published registry, and last the digest manifest of the whole set."""
+"""Group `registry`: the `latest/` entries of each registry are staged, then audited and published
+by `persisted_*_registry`, whose blocking safety checks record the audit (write, audit, publish);
+then the light index and per-connector documents derived from each published registry, and last the
+digest manifest of the whole set."""
 
 import hashlib
 import json
@@ -8,7 +9,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -17,7 +17,6 @@ from dagster import (
     MetadataValue,
     Output,
     asset,
-    multi_asset_check,
 )
 
 from orchestrator.layout import (
@@ -206,7 +205,12 @@ def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts
 
 def safety_check_specs(asset_name: str) -> list[AssetCheckSpec]:
     return [
-        AssetCheckSpec(name, asset=asset_name, blocking=True, description=check.__doc__)
+        AssetCheckSpec(
+            name,
+            asset=asset_name,
+            blocking=True,
+            description=f"{check.__doc__} Audited before the registry is written; a failure publishes nothing.",
+        )
         for name, check in SAFETY_CHECKS.items()
     ]
 
@@ -223,42 +227,18 @@ def _check_results(asset_name: str, checks: list[SafetyCheck]) -> Iterator[Asset
         )
 
 
-@multi_asset_check(
-    specs=safety_check_specs("latest_oss_registry_entries"), description="Safety checks of the staged oss registry."
-)
-def latest_oss_registry_entries_safety_checks(
-    context: AssetCheckExecutionContext,
-    latest_oss_registry_entries: StagedRegistry,
-    registry_publish_policy: RegistryPublishPolicy,
-) -> Iterator[AssetCheckResult]:
-    yield from _check_results(
-        "latest_oss_registry_entries",
-        publish_safety_checks(_facts(latest_oss_registry_entries, registry_publish_policy)),
-    )
-
-
-@multi_asset_check(
-    specs=safety_check_specs("latest_cloud_registry_entries"), description="Safety checks of the staged cloud registry."
-)
-def latest_cloud_registry_entries_safety_checks(
-    context: AssetCheckExecutionContext,
-    latest_cloud_registry_entries: StagedRegistry,
-    registry_publish_policy: RegistryPublishPolicy,
-) -> Iterator[AssetCheckResult]:
-    yield from _check_results(
-        "latest_cloud_registry_entries",
-        publish_safety_checks(_facts(latest_cloud_registry_entries, registry_publish_policy)),
-    )
-
-
 def publish_registry(
-    staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager, policy: RegistryPublishPolicy
+    staged: StagedRegistry,
+    gcs_bucket_manager: GcsBucketManager,
+    policy: RegistryPublishPolicy,
+    audit: list[SafetyCheck] | None = None,
 ) -> PublishOutcome:
     """Replace the published registry with the staged one, only over the generation read when it was
     staged; identical bytes are not rewritten. The diff and the build inputs are recorded beside."""
     registry_name = staged.registry_name
-    # The same audit as the blocking checks, so that no selection can publish around them.
-    failing = [check for check in publish_safety_checks(_facts(staged, policy)) if not check.passed]
+    # Every path to a write goes through the audit; the asset passes the one its checks recorded.
+    checks = audit if audit is not None else publish_safety_checks(_facts(staged, policy))
+    failing = [check for check in checks if not check.passed]
     if failing:
         raise Failure(
             f"refusing to publish the {registry_name} registry; the published one stays in place: "
@@ -280,15 +260,17 @@ def publish_registry(
     return PublishOutcome(url=url, published=published, size=len(staged.payload), diff=diff, generation=generation)
 
 
+def publish_status(outcome: PublishOutcome) -> str:
+    return f"published (generation {outcome.generation})" if outcome.published else "unchanged (same bytes)"
+
+
 def _published_output(context: AssetExecutionContext, staged: StagedRegistry, outcome: PublishOutcome) -> Output[str]:
-    context.log.info(
-        f"{staged.registry_name} registry {'published' if outcome.published else 'unchanged'}: {outcome.url}"
-    )
+    context.log.info(f"{staged.registry_name} registry {publish_status(outcome)}: {outcome.url}")
     return Output(
         outcome.url,
         metadata={
             "url": MetadataValue.url(outcome.url),
-            "published": outcome.published,
+            "published": publish_status(outcome),
             "sources": staged.count("source"),
             "destinations": staged.count("destination"),
             "bytes": outcome.size,
@@ -302,32 +284,55 @@ def _published_output(context: AssetExecutionContext, staged: StagedRegistry, ou
     )
 
 
+def audit_and_publish(
+    context: AssetExecutionContext,
+    asset_name: str,
+    staged: StagedRegistry,
+    gcs_bucket_manager: GcsBucketManager,
+    policy: RegistryPublishPolicy,
+) -> Iterator[AssetCheckResult | Output[str]]:
+    """The safety checks' results first (recorded even when the audit refuses the publish), then the
+    publish itself, only when every check passed."""
+    audit = publish_safety_checks(_facts(staged, policy))
+    yield from _check_results(asset_name, audit)
+    outcome = publish_registry(staged, gcs_bucket_manager, policy, audit)
+    yield _published_output(context, staged, outcome)
+
+
 @asset(
     kinds={"gcs", "json"},
-    description=f"Publishes registries/v0/{registry_file_name('oss')} once the staged registry passed its checks.",
+    check_specs=safety_check_specs("persisted_oss_registry"),
+    description=(
+        f"Publishes registries/v0/{registry_file_name('oss')} once the staged registry passes its safety checks."
+    ),
 )
 def persisted_oss_registry(
     context: AssetExecutionContext,
     latest_oss_registry_entries: StagedRegistry,
     gcs_bucket_manager: GcsBucketManager,
     registry_publish_policy: RegistryPublishPolicy,
-) -> Output[str]:
-    outcome = publish_registry(latest_oss_registry_entries, gcs_bucket_manager, registry_publish_policy)
-    return _published_output(context, latest_oss_registry_entries, outcome)
+) -> Iterator[AssetCheckResult | Output[str]]:
+    yield from audit_and_publish(
+        context, "persisted_oss_registry", latest_oss_registry_entries, gcs_bucket_manager, registry_publish_policy
+    )
 
 
 @asset(
     kinds={"gcs", "json"},
-    description=f"Publishes registries/v0/{registry_file_name('cloud')} once the staged registry passed its checks.",
+    check_specs=safety_check_specs("persisted_cloud_registry"),
+    description=(
+        f"Publishes registries/v0/{registry_file_name('cloud')} once the staged registry passes its safety checks."
+    ),
 )
 def persisted_cloud_registry(
     context: AssetExecutionContext,
     latest_cloud_registry_entries: StagedRegistry,
     gcs_bucket_manager: GcsBucketManager,
     registry_publish_policy: RegistryPublishPolicy,
-) -> Output[str]:
-    outcome = publish_registry(latest_cloud_registry_entries, gcs_bucket_manager, registry_publish_policy)
-    return _published_output(context, latest_cloud_registry_entries, outcome)
+) -> Iterator[AssetCheckResult | Output[str]]:
+    yield from audit_and_publish(
+        context, "persisted_cloud_registry", latest_cloud_registry_entries, gcs_bucket_manager, registry_publish_policy
+    )
 
 
 # ---------------------------------------------------------------------------------------------

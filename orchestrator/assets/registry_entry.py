@@ -7,13 +7,26 @@ Release candidates are built first, so that the latest/ entry of their connector
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    MetadataValue,
+    Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+    asset_check,
+)
 
 from orchestrator.layout import (
     ENTRY_MANIFEST_PATH,
     ICON_GLOB,
     METADATA_FOLDER,
     REGISTRY_NAMES,
+    SPEC_WATCH_PATH,
     entry_path,
     icon_path_beside,
     is_latest_metadata,
@@ -22,6 +35,7 @@ from orchestrator.layout import (
     release_candidate_metadata_beside,
     repository_folder_of,
 )
+from orchestrator.logic.failures import failed_entry_rows, markdown_rows
 from orchestrator.logic.incremental import (
     failed_outcome,
     invalid_file_record,
@@ -32,6 +46,7 @@ from orchestrator.logic.incremental import (
     unrecorded_registries,
 )
 from orchestrator.logic.serialization import to_json_bytes
+from orchestrator.logic.spec_watch import spec_watch_of
 from orchestrator.logic.transform import (
     RegistryEntryError,
     ReleaseCandidate,
@@ -46,12 +61,14 @@ from orchestrator.models.steps import MetadataDefinitions, MetadataEntries, Meta
 from orchestrator.resources.gcs import ConcurrentWriteError, GcsBucketManager, SpecCache
 from orchestrator.resources.policy import RegistryFormatSettings
 from orchestrator.resources.spec_lookup import CachedSpecLookup
-from orchestrator.resources.state import read_entry_manifest, write_entry_manifest
+from orchestrator.resources.state import read_entry_manifest, write_entry_manifest, write_spec_watch
 
 # Below this many changed files one existence check per icon beats listing every icon.
 ICON_LISTING_THRESHOLD = 50
 # Above this many files to process, one listing of the cloud specs beats a failed read per cloud entry.
 SPEC_LISTING_THRESHOLD = 500
+# A check's table keeps at most this many rows (its counts are always exact).
+TABLE_ROWS = 1000
 
 
 @asset(
@@ -95,9 +112,11 @@ def metadata_entry(
             "metadata_entries": len(valid),
             "with_icon": sum(1 for item in valid if item.icon_url),
             "preview": MetadataValue.md(
-                "\n".join(
-                    ["| metadata file | icon |", "|---|---|"]
-                    + [f"| {item.path} | {bool(item.icon_url)} |" for item in valid[:20]]
+                markdown_rows(
+                    ["metadata file", "icon"],
+                    [(item.path, "yes" if item.icon_url else "no") for item in valid],
+                    15,
+                    "new or changed valid metadata files",
                 )
             ),
         },
@@ -145,12 +164,14 @@ def _build_entries(
     entries: dict[str, dict] = {}
     for registry in REGISTRY_NAMES:
         path = entry_path(item.path, registry)
+        # Which spec files this entry used or waited for: a later change of one rebuilds it.
+        recording = spec_lookup.recording()
         try:
             entry = metadata_to_registry_entry(
                 data,
                 registry,
                 item.icon_url,
-                spec_lookup,
+                recording,
                 registry_format=build.registry_format,
                 source_file=source_file,
                 release_candidate=candidates.get(registry),
@@ -159,14 +180,17 @@ def _build_entries(
             kept = kept_entry(previous, registry)
             # Asked of the bucket only on failures the manifest has no record of.
             generation = kept.generation if kept.known else (gcs_bucket_manager.generation_of(path) or None)
-            record.registries[registry] = failed_outcome(f"{item.path}: {error}", generation, kept)
+            failed = failed_outcome(f"{item.path}: {error}", generation, kept)
+            record.registries[registry] = failed.model_copy(update={"specs": recording.consulted})
             continue
         if entry is None:
             gcs_bucket_manager.delete(path)
             record.registries[registry] = RegistryEntryOutcome(status="disabled")
             continue
         payload = to_json_bytes(entry)
-        outcome = RegistryEntryOutcome(status="written", generation=gcs_bucket_manager.write(path, payload))
+        outcome = RegistryEntryOutcome(
+            status="written", generation=gcs_bucket_manager.write(path, payload), specs=recording.consulted
+        )
         if registry in copies:
             outcome.copy_path = copies[registry]
             outcome.copy_generation = gcs_bucket_manager.write(copies[registry], payload)
@@ -234,11 +258,14 @@ def _wanted_override_copies(valid: list[MetadataFile], registry_format: Registry
     return wanted
 
 
-def _written_urls(result: RegistryEntryResult, gcs_bucket_manager: GcsBucketManager) -> str:
-    lines = [
-        f"- [{path}]({gcs_bucket_manager.public_url(path)})" for paths in result.written.values() for path in paths[:25]
-    ]
-    return "\n".join(lines) or "Nothing written: no metadata file changed."
+def _written_urls(result: RegistryEntryResult, gcs_bucket_manager: GcsBucketManager, rows: int = 15) -> str:
+    written = [path for paths in result.written.values() for path in paths]
+    if not written:
+        if result.failed:
+            return f"No entry written: {len(result.failed)} entries of this run failed (see failures)."
+        return "Nothing written: no metadata file changed."
+    lines = [f"First {min(rows, len(written))} of {len(written)} entries written.", ""]
+    return "\n".join(lines + [f"- [{path}]({gcs_bucket_manager.public_url(path)})" for path in written[:rows]])
 
 
 @asset(
@@ -321,11 +348,16 @@ def registry_entry(
     )
     if new_manifest != manifest:
         write_entry_manifest(gcs_bucket_manager, new_manifest, if_generation_match=manifest_generation)
+    # Written after the manifest it is derived from, and again whenever it is missing.
+    watch = spec_watch_of(new_manifest)
+    if watch != spec_watch_of(manifest) or not gcs_bucket_manager.generation_of(SPEC_WATCH_PATH):
+        write_spec_watch(gcs_bucket_manager, watch)
     for registry in REGISTRY_NAMES:
         result.entry_generations[registry] = new_manifest.published_entry_generations(registry)
         result.disabled_definition_ids[registry] = new_manifest.disabled_definition_ids(registry)
     result.manifest_records = len(new_manifest.files)
     result.yanked_connectors = yanked_connectors(new_manifest)
+    result.failed_entries = failed_entry_rows(new_manifest)
 
     return Output(
         result,
@@ -338,12 +370,78 @@ def registry_entry(
             "override_copies_written": len(result.override_copies_written),
             "override_copies_deleted": len(result.override_copies_deleted),
             "failed": len(result.failed),
+            "failed_in_bucket": len(result.failed_entries),
             "manifest_records": result.manifest_records,
             "connectors_with_yanked_versions": len(result.yanked_connectors),
             "written_urls": MetadataValue.md(_written_urls(result, gcs_bucket_manager)),
             "failures": MetadataValue.md(
-                "\n".join(f"- {key}: {error}" for key, error in result.failed.items()) or "None."
+                markdown_rows(["entry", "reason"], list(result.failed.items()), 15, "entries that failed in this run")
             ),
             "entries_written_total": sum(len(paths) for paths in result.written.values()),
+        },
+    )
+
+
+FAILED_ENTRY_COLUMNS = [
+    TableColumn("file", "string"),
+    TableColumn("registry", "string"),
+    TableColumn("reason", "string"),
+    TableColumn("awaited_specs", "string"),
+]
+
+
+@asset_check(
+    asset=registry_entry,
+    description=(
+        "Every entry of a valid metadata file was built. Non-blocking: a missing spec or a schema error fails that "
+        "entry only (its last good entry stays); the check stays red, naming file, registry and reason, until the "
+        "entry builds (a spec arriving in the cache rebuilds it on the sensor's next tick)."
+    ),
+)
+def registry_entries_built(
+    context: AssetCheckExecutionContext, registry_entry: RegistryEntryResult
+) -> AssetCheckResult:
+    # Computed from the manifest the entries step wrote: every failed entry in the bucket.
+    rows = registry_entry.failed_entries
+    waiting = [row for row in rows if row.awaited_specs]
+    if rows:
+        description = f"{len(rows)} entries failed to build: " + "; ".join(
+            f"{row.file} ({row.registry}): {row.reason}" for row in rows[:3]
+        )
+        if len(rows) > 3:
+            description += f"; and {len(rows) - 3} more (see the table)"
+    else:
+        description = "every entry of every valid metadata file is built"
+    context.log.info(description)
+    return AssetCheckResult(
+        passed=not rows,
+        severity=AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "failed_entries": len(rows),
+            "waiting_for_a_spec": len(waiting),
+            "failed_files": len({row.file for row in rows}),
+            "failed_entry_table": MetadataValue.table(
+                [
+                    TableRecord(
+                        {
+                            "file": row.file,
+                            "registry": row.registry,
+                            "reason": row.reason,
+                            "awaited_specs": " or ".join(row.awaited_specs),
+                        }
+                    )
+                    for row in rows[:TABLE_ROWS]
+                ],
+                schema=TableSchema(columns=FAILED_ENTRY_COLUMNS),
+            ),
+            "preview": MetadataValue.md(
+                markdown_rows(
+                    ["file", "registry", "reason"],
+                    [(row.file, row.registry, row.reason) for row in rows],
+                    15,
+                    "failed entries",
+                )
+            ),
         },
     )

@@ -16,19 +16,23 @@ from orchestrator.layout import (
     registry_diff_path,
     registry_path,
 )
+from orchestrator.logic.failures import failed_entry_rows, invalid_file_rows, invalid_files_of, stale_connectors
 from orchestrator.logic.render import build_report_data, render_html_report, render_json_report
 from orchestrator.logic.report import (
     PREVIEW_COLUMNS_MERGED,
     PREVIEW_COLUMNS_REGISTRY,
+    attention_unknown,
+    attention_view,
     diff_counts,
     markdown_table,
     merge_registry_dataframes,
     merged_counts,
     parse_registry_diff,
+    published_images,
     registry_dataframe,
 )
 from orchestrator.resources.gcs import GcsBucketManager, GcsFileManager
-from orchestrator.resources.state import read_registry_diff
+from orchestrator.resources.state import read_entry_manifest, read_registry_diff, read_registry_inputs
 
 PREVIEW_ROWS = 10
 
@@ -49,6 +53,30 @@ def read_published_registry(gcs_bucket_manager: GcsBucketManager, registry_name:
     except ValueError as error:
         raise Failure(description=f"{path} (generation {generation}) is not valid JSON: {error}") from error
     return registry, generation, gcs_bucket_manager.public_url(path)
+
+
+def needs_attention(
+    gcs_bucket_manager: GcsBucketManager, all_sources: pd.DataFrame, all_destinations: pd.DataFrame
+) -> dict:
+    """The report's "Needs attention" view from the bucket's state files: the entry manifest, the
+    inputs of each published registry, and the update times of the files concerned."""
+    registry_files = {name: registry_path(name) for name in REGISTRY_NAMES}
+    manifest, generation = read_entry_manifest(gcs_bucket_manager)
+    if not generation:
+        updated = gcs_bucket_manager.updated_times(registry_files.values())
+        return attention_unknown({name: updated.get(path) for name, path in registry_files.items()})
+    invalid = invalid_file_rows(invalid_files_of(manifest))
+    failed = failed_entry_rows(manifest)
+    stale = stale_connectors(
+        manifest, {name: read_registry_inputs(gcs_bucket_manager, name)[0] for name in REGISTRY_NAMES}
+    )
+    files = {row.file for row in invalid} | {row.file for row in failed} | {row.file for row in stale}
+    updated = gcs_bucket_manager.updated_times(sorted(files | set(registry_files.values())))
+    images = published_images(all_sources)
+    for name, by_id in published_images(all_destinations).items():
+        images[name].update(by_id)
+    published = {name: updated.get(path) for name, path in registry_files.items()}
+    return attention_view(invalid, failed, stale, images, updated, published)
 
 
 def registry_dataframe_output(
@@ -157,7 +185,8 @@ def all_destinations_dataframe(
 @asset(
     kinds={"gcs", "html", "json"},
     description=(
-        "generated_reports/connector_registry_report.html and .json: counts, last registry changes, every connector."
+        "generated_reports/connector_registry_report.html and .json: counts, last registry changes, what needs "
+        "attention (invalid files, failed entries, stale connectors), every connector."
     ),
 )
 def connector_registry_report(
@@ -177,7 +206,8 @@ def connector_registry_report(
                 f"{registry_diff_path(registry_name)} is unreadable, shown as such: {changes[registry_name]['error']}"
             )
 
-    report = build_report_data(all_sources_dataframe, all_destinations_dataframe, changes)
+    attention = needs_attention(gcs_bucket_manager, all_sources_dataframe, all_destinations_dataframe)
+    report = build_report_data(all_sources_dataframe, all_destinations_dataframe, changes, attention)
     # JSON first: the HTML links to it, so it should never point at a missing or older file.
     json_url = registry_report_directory_manager.write(REPORT_JSON_FILE_NAME, render_json_report(report))
     html_url = registry_report_directory_manager.write(
@@ -194,6 +224,9 @@ def connector_registry_report(
         "destinations_oss": destinations["oss"],
         "destinations_cloud": destinations["cloud"],
         "destinations_images_differ": destinations["imagesDiffer"],
+        "invalid_files": attention["counts"]["invalidFiles"],
+        "failed_entries": attention["counts"]["failedEntries"],
+        "stale_connectors": attention["counts"]["staleConnectors"],
         "preview_sources": MetadataValue.md(
             markdown_table(all_sources_dataframe, PREVIEW_ROWS, PREVIEW_COLUMNS_MERGED)
         ),
@@ -203,6 +236,9 @@ def connector_registry_report(
     }
     for registry_name, view in changes.items():
         counts = diff_counts(view)
+        metadata[f"{registry_name}_registry_published_at"] = (
+            attention["registriesPublished"].get(registry_name) or "never"
+        )
         metadata[f"{registry_name}_last_changes"] = (
             f"{counts['added']} added, {counts['removed']} removed, {counts['changed']} changed"
             if view["status"] == "recorded"

@@ -26,7 +26,9 @@ def all_specs_secrets(
         metadata={
             "secret_properties": len(names),
             "specs_scanned": specs_scanned,
-            "preview": MetadataValue.md(", ".join(names[:50])),
+            "preview": MetadataValue.md(
+                f"First {min(50, len(names))} of {len(names)} secret property names: " + ", ".join(names[:50])
+            ),
         },
     )
 
@@ -50,7 +52,7 @@ def specs_secrets_mask_yaml(all_specs_secrets: list[str], registry_directory_man
         url,
         metadata={
             "url": MetadataValue.url(url),
-            "published": changed,
+            "published": "published" if changed else "unchanged (same bytes)",
             "secret_properties": len(all_specs_secrets),
             "preview": MetadataValue.md(f"```yaml\n{payload.decode()[:2000]}\n```"),
         },

@@ -5,7 +5,7 @@ entries a registry build can reuse. The assets read, call these, and write."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,27 +50,34 @@ def _needs_processing(manifest: EntryManifest, path: str, generation: int) -> bo
     return record is None or record.generation != generation or record.needs_retry
 
 
-def plan_full_scan(listing: Sequence[ListedObject], manifest: EntryManifest) -> ScanPlan:
-    """From a listing of every metadata file."""
+def plan_full_scan(listing: Sequence[ListedObject], manifest: EntryManifest, rebuild: Collection[str] = ()) -> ScanPlan:
+    """From a listing of every metadata file. `rebuild`: files to build again even if unchanged (a
+    spec they use or wait for changed)."""
     live = {blob.name for blob in listing}
     return ScanPlan(
         live_paths=live,
-        to_read=[blob.name for blob in listing if _needs_processing(manifest, blob.name, blob.generation)],
+        to_read=[
+            blob.name
+            for blob in listing
+            if blob.name in rebuild or _needs_processing(manifest, blob.name, blob.generation)
+        ],
         deleted=sorted(path for path in manifest.files if path not in live),
     )
 
 
 def named_scan_candidates(
-    changed_files: Iterable[str], deleted_files: Iterable[str], manifest: EntryManifest
+    changed_files: Iterable[str], deleted_files: Iterable[str], manifest: EntryManifest, rebuild: Iterable[str] = ()
 ) -> list[str]:
     """The files to look at when the sensor named the change: those it named (deleted ones too: one
-    re-created since the sensor listed it is a change) and every file due a retry."""
-    candidates = set(changed_files) | set(deleted_files)
+    re-created since the sensor listed it is a change), those to rebuild, and every file due a retry."""
+    candidates = set(changed_files) | set(deleted_files) | set(rebuild)
     candidates |= {path for path, record in manifest.files.items() if record.needs_retry}
     return sorted(candidates)
 
 
-def plan_named_scan(found: Mapping[str, int | None], manifest: EntryManifest) -> ScanPlan:
+def plan_named_scan(
+    found: Mapping[str, int | None], manifest: EntryManifest, rebuild: Collection[str] = ()
+) -> ScanPlan:
     """From the candidates as read: path -> generation, None when the object does not exist."""
     gone = {path for path, generation in found.items() if generation is None}
     return ScanPlan(
@@ -78,7 +85,7 @@ def plan_named_scan(found: Mapping[str, int | None], manifest: EntryManifest) ->
         to_read=[
             path
             for path, generation in found.items()
-            if generation is not None and _needs_processing(manifest, path, generation)
+            if generation is not None and (path in rebuild or _needs_processing(manifest, path, generation))
         ],
         deleted=sorted(path for path in gone if path in manifest.files),
     )

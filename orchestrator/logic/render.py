@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from orchestrator.layout import REGISTRY_NAMES
-from orchestrator.logic.report import diff_counts, frame_records, merged_counts
+from orchestrator.logic.report import attention_unknown, diff_counts, frame_records, merged_counts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "connector_registry_report.html.j2"
@@ -24,7 +24,8 @@ HTML_TEMPLATE = "connector_registry_report.html.j2"
 # only this script may run, whatever a connector's metadata contains.
 SCRIPT_FILE = "connector_registry_report.js"
 
-REPORT_FORMAT_VERSION = 1
+# 2: the "needsAttention" section.
+REPORT_FORMAT_VERSION = 2
 REGISTRY_LABELS = {"oss": "OSS", "cloud": "Cloud"}
 
 
@@ -53,11 +54,13 @@ def build_report_data(
     all_sources: pd.DataFrame,
     all_destinations: pd.DataFrame,
     registry_changes: Mapping[str, dict],
+    attention: dict | None = None,
 ) -> dict:
     """Everything both renderings show, as plain JSON-compatible values.
 
     `registry_changes` maps a registry name to the view of `report.parse_registry_diff`; a
-    registry without one is shown as having no recorded changes."""
+    registry without one is shown as having no recorded changes. `attention`: the view of
+    `report.attention_view` (None: unknown)."""
     changes = {}
     for name in REGISTRY_NAMES:
         view = registry_changes.get(name) or {
@@ -73,6 +76,7 @@ def build_report_data(
         "reportFormatVersion": REPORT_FORMAT_VERSION,
         "counts": {"sources": merged_counts(all_sources), "destinations": merged_counts(all_destinations)},
         "registryChanges": changes,
+        "needsAttention": attention if attention is not None else attention_unknown(),
         "sources": frame_records(all_sources),
         "destinations": frame_records(all_destinations),
     }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pandas as pd
+
+from orchestrator.models.steps import FailedEntryRow, InvalidFileRow, StaleRow
 
 # connector type -> (key of its list in a registry, name of its definition id field)
 CONNECTOR_TYPES = {
@@ -269,7 +271,7 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = 10, columns: Iterable[st
     if len(frame) == 0:
         lines.append("\n_no rows_")
     elif len(frame) > max_rows:
-        lines.append(f"\n_… and {len(frame) - max_rows} more rows_")
+        lines.append(f"\n_first {max_rows} of {len(frame)} rows_")
     return "\n".join(lines)
 
 
@@ -325,3 +327,68 @@ def _diff_item(item: dict) -> dict:
 
 def diff_counts(diff_view: dict) -> dict[str, int]:
     return {kind: len(diff_view.get(kind) or []) for kind in DIFF_KINDS}
+
+
+def attention_view(
+    invalid: Sequence[InvalidFileRow],
+    failed: Sequence[FailedEntryRow],
+    stale: Sequence[StaleRow],
+    registry_images: Mapping[str, Mapping[str, str | None]],
+    updated: Mapping[str, str],
+    published: Mapping[str, str | None],
+) -> dict:
+    """The report's "Needs attention" section: invalid files, failed entries and stale connectors,
+    each with since when (the update time of the metadata file, from the bucket: the same bucket
+    gives the same report), and when each registry was last published.
+
+    `registry_images`: registry -> definition id -> image in the published registry."""
+    return {
+        "status": "recorded",
+        "invalidFiles": [
+            {"file": row.file, "field": row.field, "reason": row.reason, "since": updated.get(row.file)}
+            for row in invalid
+        ],
+        "failedEntries": [
+            {
+                "file": row.file,
+                "registry": row.registry,
+                "reason": row.reason,
+                "awaitedSpecs": list(row.awaited_specs),
+                "since": updated.get(row.file),
+            }
+            for row in failed
+        ],
+        "staleConnectors": [
+            {
+                "file": row.file,
+                "registry": row.registry,
+                "definitionId": row.definition_id,
+                "metadataVersion": row.metadata_version,
+                "registryImage": registry_images.get(row.registry, {}).get(row.definition_id),
+                "reason": row.reason,
+                "since": updated.get(row.file),
+            }
+            for row in stale
+        ],
+        "registriesPublished": dict(published),
+        "counts": {
+            "invalidFiles": len({row.file for row in invalid}),
+            "failedEntries": len(failed),
+            "staleConnectors": len(stale),
+        },
+    }
+
+
+def attention_unknown(published: Mapping[str, str | None] | None = None) -> dict:
+    """No entry manifest in the bucket (the entries were never built here): nothing is known."""
+    view = attention_view([], [], [], {}, {}, published or {})
+    return {**view, "status": "unknown"}
+
+
+def published_images(merged: pd.DataFrame) -> dict[str, dict[str, str | None]]:
+    """registry -> definition id -> image it publishes, from a merged frame."""
+    records = frame_records(merged)
+    return {
+        "oss": {row["definitionId"]: row["imageOss"] for row in records if row["inOss"]},
+        "cloud": {row["definitionId"]: row["imageCloud"] for row in records if row["inCloud"]},
+    }

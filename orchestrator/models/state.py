@@ -20,7 +20,9 @@ class RegistryEntryOutcome(BaseModel):
     (this build failed; `generation` is the last good entry, kept in place, if there is one).
     With these generations the registry step knows every entry without listing the bucket.
     `copy_path`/`copy_generation`: the override-path copy of this entry that this file wrote and
-    owns (SPEC §4.1), removed when the file goes or stops claiming it."""
+    owns (SPEC §4.1), removed when the file goes or stops claiming it.
+    `specs`: every spec file the build looked up, with the generation it read (0: not in the cache),
+    so that a spec arriving or changing rebuilds exactly the entries that use or wait for it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -29,6 +31,14 @@ class RegistryEntryOutcome(BaseModel):
     generation: int | None = None
     copy_path: str | None = None
     copy_generation: int | None = None
+    specs: dict[str, int] = Field(default_factory=dict)
+
+    @property
+    def awaited_specs(self) -> list[str]:
+        """The spec files a failed build looked for and did not find."""
+        if self.status != "failed":
+            return []
+        return sorted(path for path, generation in self.specs.items() if not generation)
 
 
 class ProcessedMetadataFile(BaseModel):
@@ -107,6 +117,17 @@ class EntryManifest(BaseModel):
             and registry in record.registries
             and record.registries[registry].status == "disabled"
         }
+
+
+class SpecWatch(BaseModel):
+    """`orchestrator_state/spec_watch.json`, derived from the manifest for the metadata sensor: spec
+    path -> {metadata file -> generation of the spec its entries were built from, 0 while they wait
+    for it}, for every valid metadata file. The sensor compares it with the spec cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    specs: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 class RegistryInput(BaseModel):

@@ -138,6 +138,36 @@ class YankSubstitution:
     listed_version: str | None  # None: withdrawn from the registry
 
 
+@dataclass(frozen=True)
+class InvalidFileRow:
+    """One problem of an invalid metadata file."""
+
+    file: str
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailedEntryRow:
+    """An entry (one metadata file, one registry) whose last build failed."""
+
+    file: str
+    registry: str
+    reason: str
+    awaited_specs: tuple[str, ...] = ()  # spec files looked for and not in the cache
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    """A connector whose `latest/` metadata the published registry does not reflect."""
+
+    file: str  # the latest/ metadata file
+    registry: str
+    definition_id: str
+    metadata_version: str  # dockerImageTag of the latest/ metadata
+    reason: str
+
+
 def _per_registry(factory):
     return field(default_factory=lambda: {name: factory() for name in REGISTRY_NAMES})
 
@@ -159,6 +189,8 @@ class RegistryEntryResult:
     disabled_definition_ids: dict[str, set[str]] = _per_registry(set)
     manifest_records: int = 0
     yanked_connectors: list[YankedConnector] = field(default_factory=list)
+    # Every failed entry in the bucket by the manifest as it now stands (not only this run's).
+    failed_entries: list[FailedEntryRow] = field(default_factory=list)
 
 
 @dataclass
@@ -192,7 +224,7 @@ class StagedRegistry:
 @dataclass
 class PublishOutcome:
     url: str
-    published: bool
+    published: bool  # False: the published registry already had these bytes
     size: int
     diff: dict
     generation: int = 0  # of the registry file as it now stands

@@ -25,6 +25,7 @@ from orchestrator.layout import (
     latest_entry_glob,
 )
 from orchestrator.models.registry import DEFAULT_REGISTRY_FORMAT, RegistryFormat
+from orchestrator.resources.alerts import AlertNotifier
 from orchestrator.resources.gcs import GcsBlobListing, GcsBucketManager, GcsClient, GcsFileManager, SpecCache
 from orchestrator.resources.policy import (
     SIGNING_KEY_VARIABLE,
@@ -153,6 +154,19 @@ def _registry_signing(environ: Mapping[str, str]) -> RegistrySigning:
     return RegistrySigning(private_key_pem=EnvVar(SIGNING_KEY_VARIABLE) if from_process else raw)
 
 
+def alert_notifier(environ: Mapping[str, str]) -> AlertNotifier:
+    """Off unless a destination is set. Secrets are passed as EnvVar: the UI shows the variable's
+    name, never its value."""
+    webhook = setting("ORCHESTRATOR_ALERT_WEBHOOK_URL", environ=environ)
+    token = setting("SLACK_TOKEN", environ=environ)
+    return AlertNotifier(
+        webhook_url=EnvVar("ORCHESTRATOR_ALERT_WEBHOOK_URL") if webhook else None,
+        slack_token=EnvVar("SLACK_TOKEN") if token else None,
+        slack_channel=setting("SLACK_CHANNEL", environ=environ) or None,
+        webserver_url=setting("ORCHESTRATOR_WEBSERVER_URL", "http://localhost:3000", environ),
+    )
+
+
 def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     client = GcsClient(emulator_host=emulator_host(environ))
     manager = GcsBucketManager(
@@ -167,6 +181,7 @@ def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         "registry_publish_policy": _publish_policy(environ),
         "registry_format_settings": _registry_format(environ),
         "registry_signing": _registry_signing(environ),
+        "alert_notifier": alert_notifier(environ),
     }
 
 
@@ -188,6 +203,7 @@ def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         "registry_publish_policy": _publish_policy(environ),
         "registry_format_settings": _registry_format(environ),
         "registry_signing": _registry_signing(environ),
+        "alert_notifier": alert_notifier(environ),
         "io_manager": GCSPickleIOManager(
             gcs=GCSResource(project=setting("GCP_PROJECT", "connector-orchestrator", environ)),
             gcs_bucket=EnvVar("METADATA_BUCKET"),

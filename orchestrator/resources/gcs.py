@@ -9,9 +9,10 @@ import datetime
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from pydantic import PrivateAttr
 
-from orchestrator.layout import CLOUD_SPEC_GLOB, SPEC_FOLDER, spec_path
+from orchestrator.layout import CLOUD_SPEC_GLOB, SPEC_FOLDER, folder_of, spec_path
 
 CACHE_CONTROL = "no-cache"
 LISTING_PAGE_SIZE = 100_000
@@ -269,6 +270,18 @@ class GcsBucketManager(ConfigurableResource):
             iso_utc(blob.updated),
         )
 
+    def updated_times(self, paths: Iterable[str]) -> dict[str, str]:
+        """When each object was last written (UTC, ISO 8601, to the second), for those that exist."""
+
+        def updated(path: str) -> str | None:
+            blob = self.bucket.get_blob(path)
+            if blob is None or blob.updated is None:
+                return None
+            return blob.updated.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        found = self._in_parallel(updated, paths)
+        return {path: when for path, when in found.items() if when}
+
     def generation_of(self, path: str) -> int:
         """The live generation, 0 when the object does not exist (GCS's 'must not exist' precondition)."""
         blob = self.bucket.get_blob(path)
@@ -358,11 +371,29 @@ class SpecCache(ConfigurableResource):
 
     def read_spec(self, path: str) -> dict | None:
         """The parsed spec at `path`, None when there is none."""
+        stored = self.read_spec_blob(path)
+        return None if stored is None else stored[0]
+
+    def read_spec_blob(self, path: str) -> tuple[dict, int] | None:
+        """The parsed spec at `path` and the generation read, None when there is none."""
+        blob = self.gcp_gcs_client.get_client().bucket(self.bucket_name).blob(path)
         try:
-            data = self.gcp_gcs_client.get_client().bucket(self.bucket_name).blob(path).download_as_bytes()
+            data = blob.download_as_bytes()
         except gcs_errors.NotFound:
             return None
-        return json.loads(data)
+        return json.loads(data), int(blob.generation)
+
+    def spec_generations(self, paths: Collection[str], folder_listing_limit: int = 10) -> dict[str, int]:
+        """Generation of each of `paths` that is in the cache. Few folders: one listing per folder (the
+        images asked about); more: one listing of the whole cache, whatever the number of paths."""
+        wanted = set(paths)
+        folders = sorted({folder_of(path) for path in wanted})
+        client = self.gcp_gcs_client.get_client()
+        if len(folders) <= folder_listing_limit:
+            listed = [blob for folder in folders for blob in list_objects(client, self.bucket_name, f"{folder}/")]
+        else:
+            listed = list_objects(client, self.bucket_name, f"{SPEC_FOLDER}/")
+        return {blob.name: blob.generation for blob in listed if blob.name in wanted}
 
     def cloud_spec_paths(self) -> set[str]:
         """Every spec.cloud.json in the cache, from one listing (narrowed to those files on real GCS)."""

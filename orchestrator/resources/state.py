@@ -11,12 +11,13 @@ from pydantic import ValidationError
 
 from orchestrator.layout import (
     ENTRY_MANIFEST_PATH,
+    SPEC_WATCH_PATH,
     registry_diff_path,
     registry_documents_state_path,
     registry_inputs_path,
 )
 from orchestrator.logic.serialization import to_json_bytes
-from orchestrator.models.state import EntryManifest, RegistryDocumentsState, RegistryInputs
+from orchestrator.models.state import EntryManifest, RegistryDocumentsState, RegistryInputs, SpecWatch
 from orchestrator.resources.gcs import GcsBucketManager
 
 
@@ -111,3 +112,21 @@ def write_documents_state(
         to_json_bytes(state.model_dump(mode="json")),
         if_generation_match=if_generation_match,
     )
+
+
+def read_spec_watch(bucket: GcsBucketManager) -> tuple[SpecWatch, int]:
+    """The spec watch and its generation (0: none yet). Unreadable is a failure naming the file."""
+    _, document, generation = read_json_document(bucket, SPEC_WATCH_PATH)
+    if document is None:
+        return SpecWatch(), generation
+    try:
+        return SpecWatch.model_validate(document), generation
+    except ValidationError as error:
+        raise Failure(
+            f"gs://{bucket.bucket_name}/{SPEC_WATCH_PATH} is not a spec watch ({error}); "
+            "delete it, the next registry_entry run writes it again"
+        ) from error
+
+
+def write_spec_watch(bucket: GcsBucketManager, watch: SpecWatch) -> int:
+    return bucket.write(SPEC_WATCH_PATH, to_json_bytes(watch.model_dump(mode="json")))
