@@ -53,6 +53,8 @@ YANK_MARKER_GLOB = f"{METADATA_FOLDER}/**/{YANK_MARKER_FILE_NAME}"
 # What the metadata sensor watches, in one listing (GCS matchGlob and glob_to_regex read `{a,b}` as either).
 METADATA_AND_YANK_MARKER_GLOB = f"{METADATA_FOLDER}/**/{{{METADATA_FILE_NAME},{YANK_MARKER_FILE_NAME}}}"
 CLOUD_SPEC_GLOB = f"{SPEC_FOLDER}/**/{CLOUD_SPEC_FILE_NAME}"
+# Every entry beside a metadata file, of every registry (`oss.json`, `cloud.json`).
+ENTRY_GLOB = f"{METADATA_FOLDER}/**/{{{','.join(f'{name}.json' for name in REGISTRY_NAMES)}}}"
 REGISTRY_FILES_GLOB = f"{REGISTRY_FOLDER}/*_registry.json"
 SPEC_FILE_NAMES = (SPEC_FILE_NAME, CLOUD_SPEC_FILE_NAME)
 

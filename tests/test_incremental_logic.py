@@ -3,8 +3,13 @@ as the plain functions they are."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from orchestrator.logic.incremental import (
     ScanPlan,
+    entries_not_as_recorded,
+    expected_entry_generation,
+    plan_full_scan,
     plan_override_copies,
     release_candidate_companions,
     stale_override_copies,
@@ -16,6 +21,12 @@ LATEST = "metadata/airbyte/source-x/latest/metadata.yaml"
 CANDIDATE = "metadata/airbyte/source-x/release_candidate/metadata.yaml"
 VERSION = "metadata/airbyte/source-x/1.2.3/metadata.yaml"
 OTHER_LATEST = "metadata/airbyte/source-y/latest/metadata.yaml"
+
+
+@dataclass(frozen=True)
+class Listed:
+    name: str
+    generation: int
 
 
 def test_companions_both_directions_and_nothing_for_versions():
@@ -111,3 +122,46 @@ def test_a_copy_whose_folder_now_has_a_metadata_file_is_never_stale():
     manifest = manifest_with_copy(owner=VERSION)
     own = "metadata/airbyte/source-x-strict-encrypt/1.2.3/metadata.yaml"
     assert stale_override_copies(manifest, {}, [VERSION], {own}) == []
+
+
+def _record(**outcomes: RegistryEntryOutcome) -> ProcessedMetadataFile:
+    return ProcessedMetadataFile(generation=10, etag="e", valid=True, registries=dict(outcomes))
+
+
+def test_entries_not_as_recorded_are_the_replaced_and_the_gone():
+    manifest = EntryManifest(
+        files={
+            LATEST: _record(
+                oss=RegistryEntryOutcome(status="written", generation=5),
+                cloud=RegistryEntryOutcome(status="written", generation=6),
+            ),
+            VERSION: _record(oss=RegistryEntryOutcome(status="disabled"), cloud=RegistryEntryOutcome(status="failed")),
+            OTHER_LATEST: _record(oss=RegistryEntryOutcome(status="failed", generation=8)),
+        }
+    )
+    listed = {
+        "metadata/airbyte/source-x/latest/oss.json": 5,  # as recorded
+        "metadata/airbyte/source-x/latest/cloud.json": 7,  # another writer replaced it
+        "metadata/airbyte/source-x/1.2.3/oss.json": 3,  # disabled: not the manifest's to judge
+    }
+    assert entries_not_as_recorded(manifest, listed) == {
+        "metadata/airbyte/source-x/latest/cloud.json": 7,
+        "metadata/airbyte/source-y/latest/oss.json": 0,  # the kept entry went
+    }
+    replaced_plan = plan_full_scan(
+        [Listed(LATEST, 10)],
+        EntryManifest(files={LATEST: _record()}),
+        (),
+        {"metadata/airbyte/source-x/latest/cloud.json": 7},
+    )
+    assert replaced_plan.to_read == [LATEST], "an unchanged file whose entry was replaced is built again"
+
+
+def test_an_entry_is_written_over_what_its_record_says_it_left():
+    written = _record(oss=RegistryEntryOutcome(status="written", generation=5))
+    assert expected_entry_generation(written, "oss") == 5
+    assert expected_entry_generation(_record(oss=RegistryEntryOutcome(status="disabled")), "oss") == 0
+    assert expected_entry_generation(_record(oss=RegistryEntryOutcome(status="failed")), "oss") == 0
+    assert expected_entry_generation(_record(oss=RegistryEntryOutcome(status="failed", generation=4)), "oss") == 4
+    assert expected_entry_generation(written, "cloud") is None, "no record: a first build"
+    assert expected_entry_generation(None, "oss") is None

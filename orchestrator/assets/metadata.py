@@ -17,9 +17,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from orchestrator.layout import REGISTRY_NAMES, is_yank_marker
+from orchestrator.layout import ENTRY_GLOB, METADATA_FOLDER, REGISTRY_NAMES, is_yank_marker
 from orchestrator.logic.failures import invalid_file_rows, markdown_rows
 from orchestrator.logic.incremental import (
+    entries_not_as_recorded,
     known_invalid_files,
     named_scan_candidates,
     plan_full_scan,
@@ -72,7 +73,10 @@ def parse_metadata_file(
     if stored is None:  # deleted between the listing and the read
         return MetadataFile(path, generation, etag, problems=[f"{path}: (file): disappeared while being read"])
     raw, generation = stored
-    result = validate_metadata_bytes(raw, path)
+    try:
+        result = validate_metadata_bytes(raw, path)
+    except Exception as error:  # one file's failure never stops the others
+        return MetadataFile(path, generation, etag, problems=[f"{path}: (file): could not be read ({error!r:.300})"])
     data = result.document["data"] if result.ok and result.document is not None else None
     problems = list(result.problems)
     if data is not None:
@@ -127,9 +131,14 @@ def metadata_definitions(
         )
         marker_reads = {**gcs_bucket_manager.read_many(markers), **dict.fromkeys(gone_markers)}
         yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
+        # The entries too: one another writer replaced is built again from its metadata.
+        listed_entries = gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", ENTRY_GLOB)
+        replaced = entries_not_as_recorded(manifest, {blob.name: blob.generation for blob in listed_entries})
+        for path in replaced:
+            context.log.warning(f"{path} is not the entry the manifest records: built again from its metadata")
         plan = with_release_candidate_companions(
             with_rebuilt(
-                plan_full_scan(list(listing.values()), manifest, set(config.rebuild_files)),
+                plan_full_scan(list(listing.values()), manifest, set(config.rebuild_files), replaced),
                 release_candidates_to_rebuild(yank_changes, manifest),
             )
         )
@@ -141,6 +150,7 @@ def metadata_definitions(
             for path in plan.to_read
         ]
     else:
+        replaced = {}
         named = [*(config.changed_files or ()), *config.deleted_files]
         # A marker named as deleted may be back: each is read, and what it says now is recorded.
         marker_reads = gcs_bucket_manager.read_many(sorted({path for path in named if is_yank_marker(path)}))
@@ -189,6 +199,7 @@ def metadata_definitions(
         known_invalid,
         full_scan=full_scan,
         yank_changes=yank_changes,
+        replaced_entries=replaced,
     )
     invalid = [item for item in changed if not item.valid]
     for item in invalid:

@@ -37,6 +37,7 @@ from orchestrator.layout import (
 )
 from orchestrator.logic.failures import failed_entry_rows, markdown_rows
 from orchestrator.logic.incremental import (
+    expected_entry_generation,
     failed_outcome,
     invalid_file_record,
     kept_entry,
@@ -105,6 +106,7 @@ def metadata_entry(
         manifest_generation=metadata_definitions.manifest_generation,
         full_scan=metadata_definitions.full_scan,
         yank_changes=metadata_definitions.yank_changes,
+        replaced_entries=metadata_definitions.replaced_entries,
     )
     return Output(
         entries,
@@ -135,6 +137,8 @@ class EntryBuild:
     copies: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     # metadata/<repo>/<version> of each yanked version: a yanked release candidate joins no latest/ entry
     yanked: set[str] = dataclasses.field(default_factory=set)
+    # entry path -> generation listed, where it is not the entry the manifest records: written over that one
+    replaced_entries: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _build_entries(
@@ -176,11 +180,12 @@ def _build_entries(
                 source_file=source_file,
                 release_candidate=candidates.get(registry),
             )
-        except RegistryEntryError as error:
+        except Exception as error:  # one file's failure never stops the others
+            reason = error if isinstance(error, RegistryEntryError) else f"could not build the entry ({error!r:.300})"
             kept = kept_entry(previous, registry)
             # Asked of the bucket only on failures the manifest has no record of.
             generation = kept.generation if kept.known else (gcs_bucket_manager.generation_of(path) or None)
-            failed = failed_outcome(f"{item.path}: {error}", generation, kept)
+            failed = failed_outcome(f"{item.path}: {reason}", generation, kept)
             record.registries[registry] = failed.model_copy(update={"specs": recording.consulted})
             continue
         if entry is None:
@@ -188,9 +193,18 @@ def _build_entries(
             record.registries[registry] = RegistryEntryOutcome(status="disabled")
             continue
         payload = to_json_bytes(entry)
-        outcome = RegistryEntryOutcome(
-            status="written", generation=gcs_bucket_manager.write(path, payload), specs=recording.consulted
-        )
+        try:
+            # Only over the entry this file's record says it left: a run that read older metadata
+            # never overwrites what a newer run wrote meanwhile.
+            expected = build.replaced_entries.get(path, expected_entry_generation(previous, registry))
+            written = gcs_bucket_manager.write(path, payload, if_generation_match=expected)
+        except ConcurrentWriteError as error:
+            # Recorded as failed at the entry now live: the next run builds it again over that one.
+            live = gcs_bucket_manager.generation_of(path) or None
+            failed = failed_outcome(f"{item.path}: {error}", live, kept_entry(previous, registry))
+            record.registries[registry] = failed.model_copy(update={"specs": recording.consulted})
+            continue
+        outcome = RegistryEntryOutcome(status="written", generation=written, specs=recording.consulted)
         if registry in copies:
             outcome.copy_path = copies[registry]
             outcome.copy_generation = gcs_bucket_manager.write(copies[registry], payload)
@@ -304,6 +318,7 @@ def registry_entry(
     build = EntryBuild(
         registry_format=registry_format,
         bucket_name=gcs_bucket_manager.bucket_name,
+        replaced_entries=metadata_entry.replaced_entries,
         yanked=yanked_version_folders(with_yank_markers(manifest, metadata_entry.yank_changes)),
         copies=plan_override_copies(
             _wanted_override_copies(metadata_entry.valid, registry_format), manifest, live_paths, metadata_entry.deleted

@@ -12,6 +12,7 @@ from typing import Protocol
 from orchestrator.layout import (
     METADATA_FILE_NAME,
     REGISTRY_NAMES,
+    entry_path,
     folder_of,
     is_latest_metadata,
     is_release_candidate_metadata,
@@ -50,10 +51,33 @@ def _needs_processing(manifest: EntryManifest, path: str, generation: int) -> bo
     return record is None or record.generation != generation or record.needs_retry
 
 
-def plan_full_scan(listing: Sequence[ListedObject], manifest: EntryManifest, rebuild: Collection[str] = ()) -> ScanPlan:
+def entries_not_as_recorded(manifest: EntryManifest, entry_generations: Mapping[str, int]) -> dict[str, int]:
+    """Entries in the bucket that are not the ones the manifest says their files left (another
+    writer replaced them, or they went): entry path -> generation listed (0: gone). Their files are
+    built again over exactly those, so the bucket converges on the metadata.
+    `entry_generations`: entry path -> generation of every entry a listing found."""
+    replaced = {}
+    for path, record in manifest.files.items():
+        for registry, outcome in record.registries.items():
+            if outcome.status == "disabled" or outcome.generation is None:
+                continue
+            listed = entry_generations.get(entry_path(path, registry), 0)
+            if listed != outcome.generation:
+                replaced[entry_path(path, registry)] = listed
+    return replaced
+
+
+def plan_full_scan(
+    listing: Sequence[ListedObject],
+    manifest: EntryManifest,
+    rebuild: Collection[str] = (),
+    replaced_entries: Mapping[str, int] | None = None,
+) -> ScanPlan:
     """From a listing of every metadata file. `rebuild`: files to build again even if unchanged (a
-    spec they use or wait for changed)."""
+    spec they use or wait for changed). `replaced_entries` (of `entries_not_as_recorded`): the
+    files beside them are built again too."""
     live = {blob.name for blob in listing}
+    rebuild = set(rebuild) | {f"{folder_of(path)}/{METADATA_FILE_NAME}" for path in replaced_entries or {}}
     return ScanPlan(
         live_paths=live,
         to_read=[
@@ -63,6 +87,15 @@ def plan_full_scan(listing: Sequence[ListedObject], manifest: EntryManifest, reb
         ],
         deleted=sorted(path for path in manifest.files if path not in live),
     )
+
+
+def expected_entry_generation(previous: ProcessedMetadataFile | None, registry: str) -> int | None:
+    """The generation an entry is written over: the one its file's record says it left (0: the
+    record says there is none). None when the manifest has no record of it (a first build)."""
+    if previous is None or registry not in previous.registries:
+        return None
+    outcome = previous.registries[registry]
+    return outcome.generation if outcome.status != "disabled" and outcome.generation is not None else 0
 
 
 def named_scan_candidates(

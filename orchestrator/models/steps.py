@@ -86,6 +86,8 @@ class MetadataDefinitions:
     full_scan: bool = True  # False: only the files the sensor named were looked at
     # yank marker path -> the marker now (None: removed), for markers new, rewritten or gone
     yank_changes: dict[str, YankMarker | None] = field(default_factory=dict)
+    # entry path -> generation listed, of entries that are not the ones the manifest records
+    replaced_entries: dict[str, int] = field(default_factory=dict)
 
     @property
     def unchanged_count(self) -> int:
@@ -112,6 +114,7 @@ class MetadataEntries:
     manifest_generation: int
     full_scan: bool
     yank_changes: dict[str, YankMarker | None] = field(default_factory=dict)
+    replaced_entries: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
