@@ -137,3 +137,84 @@ def test_a_run_over_every_hostile_file_publishes_the_others_and_keeps_last_good_
     manifest = json.loads(gcs_env["metadata"].read(ENTRY_MANIFEST_PATH)[0])["files"]
     unreported = [path for path in bad_paths if manifest.get(path, {}).get("valid", True)]
     assert unreported == []
+
+
+def _sources(gcs_env, registry: str = "oss") -> dict[str, tuple[str, str]]:
+    document = json.loads(gcs_env["metadata"].read(registry_path(registry))[0])
+    return {
+        entry["dockerRepository"]: (entry["sourceDefinitionId"], entry["dockerImageTag"])
+        for entry in document["sources"]
+    }
+
+
+def _evaluation(result, asset: str, check: str):
+    return next(
+        item
+        for item in result.get_asset_check_evaluations()
+        if item.asset_key.to_user_string() == asset and item.check_name == check
+    )
+
+
+def test_a_duplicate_definition_id_leaves_the_newer_claimant_at_its_previous_entry(gcs_env):
+    """Issue 16, case 5: the connector whose metadata changed last keeps its previous entry, both are
+    named, and the blocking check passes, so everything else publishes."""
+    from tests.builders import put_connector
+
+    job = code_location().resolve_job_def("generate_registry")
+    resources = local_resources(os.environ)
+    owner, thief = make_data("source-owner", tag="1.1.0"), make_data("source-thief", tag="0.4.0")
+    put_connector(gcs_env, owner)
+    put_connector(gcs_env, thief)
+    put_connector(
+        gcs_env,
+        make_data(
+            "source-bystander",
+            tag="2.1.0",
+            releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}},
+        ),
+    )
+    assert job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    before = _sources(gcs_env)
+
+    put_connector(gcs_env, {**thief, "dockerImageTag": "0.5.0", "definitionId": owner["definitionId"]})
+    put_connector(
+        gcs_env,
+        {
+            **make_data(
+                "source-bystander",
+                tag="2.1.1",
+                releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}},
+            )
+        },
+    )
+    result = job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, "one connector's claim never stops the registry"
+    after = _sources(gcs_env)
+    assert after["airbyte/source-owner"] == before["airbyte/source-owner"]
+    assert after["airbyte/source-thief"] == before["airbyte/source-thief"], "the claimant keeps its previous entry"
+    assert after["airbyte/source-bystander"][1] == "2.1.1", "everything else publishes"
+    for registry in REGISTRY_NAMES:
+        asset = f"persisted_{registry}_registry"
+        assert _evaluation(result, asset, "no_duplicate_definition_ids").passed
+        claims = _evaluation(result, asset, "definition_ids_claimed_once")
+        assert not claims.passed
+        assert "airbyte/source-thief claims definition id" in claims.description
+        assert "airbyte/source-owner" in claims.description and "kept its previous entry" in claims.description
+
+
+def test_a_new_connector_claiming_a_published_id_is_left_out(gcs_env):
+    from tests.builders import put_connector
+
+    job = code_location().resolve_job_def("generate_registry")
+    resources = local_resources(os.environ)
+    owner = make_data("source-owner", tag="1.1.0")
+    put_connector(gcs_env, owner)
+    assert job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral()).success
+    put_connector(gcs_env, {**make_data("source-newcomer", tag="0.1.0"), "definitionId": owner["definitionId"]})
+    result = job.execute_in_process(resources=resources, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    assert set(_sources(gcs_env)) == {"airbyte/source-owner"}
+    assert (
+        "airbyte/source-newcomer left out"
+        in _evaluation(result, "persisted_oss_registry", "definition_ids_claimed_once").description
+    )

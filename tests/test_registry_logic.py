@@ -135,3 +135,33 @@ def test_diff_against_nothing_adds_everything():
     diff = diff_registries([], registry_connectors(current), "cloud")
     assert [item["dockerRepository"] for item in diff["added"]] == ["airbyte/source-a", "airbyte/source-b"]
     assert diff["removed"] == [] and diff["changed"] == []
+
+
+def test_a_duplicate_claim_goes_to_the_older_entry_and_the_claimant_keeps_its_previous_one():
+    from orchestrator.logic.registry import resolve_duplicate_definition_ids
+
+    def entry(repository: str, definition_id: str, tag: str = "1.0.0") -> dict:
+        return {"dockerRepository": repository, "sourceDefinitionId": definition_id, "dockerImageTag": tag}
+
+    owner, thief, newcomer = (
+        "metadata/a/owner/latest/oss.json",
+        "metadata/a/thief/latest/oss.json",
+        "metadata/a/new/latest/oss.json",
+    )
+    entries = {
+        owner: entry("a/owner", "id-1"),
+        thief: entry("a/thief", "id-1", "2.0.0"),
+        newcomer: entry("a/new", "id-1"),
+    }
+    changed_at = {owner: 1, thief: 5, newcomer: 9}
+    previous = {thief: entry("a/thief", "id-2", "1.9.0")}
+    resolved, resolutions = resolve_duplicate_definition_ids(entries, changed_at, previous)
+    assert resolved == {owner: entries[owner], thief: previous[thief]}
+    assert [(item.offender, item.kept, item.outcome) for item in resolutions] == [
+        ("a/thief", "a/owner", "kept its previous entry"),
+        ("a/new", "a/owner", "left out"),
+    ]
+    assert resolve_duplicate_definition_ids({owner: entries[owner]}, changed_at, previous) == (
+        {owner: entries[owner]},
+        [],
+    )

@@ -16,6 +16,9 @@ from dagster import (
     Failure,
     MetadataValue,
     Output,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     asset,
 )
 
@@ -49,6 +52,7 @@ from orchestrator.logic.registry import (
     publish_safety_checks,
     registry_connectors,
     registry_entries,
+    resolve_duplicate_definition_ids,
 )
 from orchestrator.logic.secrets import all_secret_property_names
 from orchestrator.logic.serialization import to_json_bytes
@@ -106,6 +110,12 @@ def stage_registry(
             )
         entries_by_path[path], generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
 
+    previous_by_path = {
+        path: published[(known.connector_type, known.definition_id)]
+        for path, known in inputs.entries.items()
+        if (known.connector_type, known.definition_id) in published
+    }
+    entries_by_path, duplicates = resolve_duplicate_definition_ids(entries_by_path, generations, previous_by_path)
     registry = build_registry(entries_by_path)
     identify = {
         path: (entry_connector_type(entry), entry_definition_id(entry)) for path, entry in entries_by_path.items()
@@ -129,6 +139,7 @@ def stage_registry(
         yank_substitutions=yanks.substitutions,
         withdrawn_definition_ids=yanks.withdrawn_definition_ids,
         listed_bucket=entries.full_scan,
+        duplicate_resolutions=duplicates,
     )
 
 
@@ -203,16 +214,59 @@ def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts
     )
 
 
+CLAIMS_CHECK = "definition_ids_claimed_once"
+CLAIM_COLUMNS = ("definition_id", "kept_by", "claimed_by", "outcome")
+
+
 def safety_check_specs(asset_name: str) -> list[AssetCheckSpec]:
     return [
+        *(
+            AssetCheckSpec(
+                name,
+                asset=asset_name,
+                blocking=True,
+                description=f"{check.__doc__} Audited before the registry is written; a failure publishes nothing.",
+            )
+            for name, check in SAFETY_CHECKS.items()
+        ),
         AssetCheckSpec(
-            name,
+            CLAIMS_CHECK,
             asset=asset_name,
-            blocking=True,
-            description=f"{check.__doc__} Audited before the registry is written; a failure publishes nothing.",
-        )
-        for name, check in SAFETY_CHECKS.items()
+            description=(
+                "No two connectors' metadata claim one definition id. A claim never stops the registry: the "
+                "connector whose entry changed last keeps the entry published for it before, or is left out."
+            ),
+        ),
     ]
+
+
+def claims_check_result(asset_name: str, staged: StagedRegistry) -> AssetCheckResult:
+    resolutions = staged.duplicate_resolutions
+    rows = [
+        TableRecord(
+            {
+                "definition_id": item.definition_id,
+                "kept_by": item.kept,
+                "claimed_by": item.offender,
+                "outcome": item.outcome,
+            }
+        )
+        for item in resolutions
+    ]
+    return AssetCheckResult(
+        asset_key=asset_name,
+        check_name=CLAIMS_CHECK,
+        passed=not resolutions,
+        severity=AssetCheckSeverity.ERROR,
+        description="; ".join(item.describe() for item in resolutions) or "every definition id is claimed once",
+        metadata={
+            "conflicting_claims": len(resolutions),
+            "claims": MetadataValue.table(
+                rows,
+                schema=TableSchema(columns=[TableColumn(name, "string") for name in CLAIM_COLUMNS]),
+            ),
+        },
+    )
 
 
 def _check_results(asset_name: str, checks: list[SafetyCheck]) -> Iterator[AssetCheckResult]:
@@ -295,6 +349,9 @@ def audit_and_publish(
     publish itself, only when every check passed."""
     audit = publish_safety_checks(_facts(staged, policy))
     yield from _check_results(asset_name, audit)
+    yield claims_check_result(asset_name, staged)
+    for resolution in staged.duplicate_resolutions:
+        context.log.error(resolution.describe())
     outcome = publish_registry(staged, gcs_bucket_manager, policy, audit)
     yield _published_output(context, staged, outcome)
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.models.registry import ConnectorRegistryV0
+from orchestrator.models.steps import DuplicateResolution
 
 
 def build_registry(entries_by_path: Mapping[str, dict]) -> dict:
@@ -57,6 +58,47 @@ def duplicate_definition_ids(connectors: Sequence[dict]) -> list[str]:
             )
         seen.setdefault(key, str(connector["dockerRepository"]))
     return duplicates
+
+
+def _identity(entry: dict) -> tuple[str, str]:
+    return entry_connector_type(entry), entry_definition_id(entry)
+
+
+def resolve_duplicate_definition_ids(
+    entries_by_path: Mapping[str, dict], changed_at: Mapping[str, int], previous_by_path: Mapping[str, dict]
+) -> tuple[dict[str, dict], list[DuplicateResolution]]:
+    """One connector per definition id, so that one bad file never stops a registry from publishing.
+    `changed_at`: entry path -> generation (a later write, a later change); `previous_by_path`: entry
+    path -> the entry the published registry holds for that path."""
+    resolved = dict(entries_by_path)
+    resolutions: list[DuplicateResolution] = []
+    claims: dict[tuple[str, str], list[str]] = {}
+    for path, entry in resolved.items():
+        claims.setdefault(_identity(entry), []).append(path)
+    for identity, paths in sorted(claims.items()):
+        if len(paths) < 2:
+            continue
+        keeper, *offenders = sorted(paths, key=lambda path: (changed_at.get(path, 0), path))
+        for offender in offenders:
+            previous = previous_by_path.get(offender)
+            taken = {_identity(entry) for path, entry in resolved.items() if path != offender}
+            if previous is not None and _identity(previous) not in taken:
+                resolved[offender] = previous
+                outcome = "kept its previous entry"
+            else:
+                del resolved[offender]
+                outcome = "left out"
+            resolutions.append(
+                DuplicateResolution(
+                    connector_type=identity[0],
+                    definition_id=identity[1],
+                    kept=str(entries_by_path[keeper].get("dockerRepository")),
+                    offender=str(entries_by_path[offender].get("dockerRepository")),
+                    offender_entry=offender,
+                    outcome=outcome,
+                )
+            )
+    return resolved, resolutions
 
 
 @dataclass

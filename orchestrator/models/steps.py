@@ -196,6 +196,25 @@ class RegistryEntryResult:
     failed_entries: list[FailedEntryRow] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DuplicateResolution:
+    """Two connectors' metadata claim one definition id: the one whose entry changed last is the
+    offender; it keeps the entry the registry published for it before, or is left out."""
+
+    connector_type: str
+    definition_id: str
+    kept: str  # dockerRepository of the connector that keeps the id
+    offender: str  # dockerRepository of the connector that claimed it
+    offender_entry: str  # entry path of the offender
+    outcome: str  # "kept its previous entry" or "left out"
+
+    def describe(self) -> str:
+        return (
+            f"{self.offender} claims definition id {self.definition_id} of {self.kept} ({self.connector_type}): "
+            f"{self.offender} {self.outcome}"
+        )
+
+
 @dataclass
 class StagedRegistry:
     """A fully built registry, not yet published, with what is needed to audit and publish it."""
@@ -219,6 +238,8 @@ class StagedRegistry:
     # connectors left out because no version they could list is free of a yank (they may leave)
     withdrawn_definition_ids: set[str] = field(default_factory=set)
     listed_bucket: bool = True  # False: built from the entry manifest on the sensor's named files
+    # Connectors whose metadata claimed another's definition id, and what was published for them instead.
+    duplicate_resolutions: list[DuplicateResolution] = field(default_factory=list)
 
     def count(self, connector_type: str) -> int:
         return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
