@@ -317,6 +317,6 @@ def test_a_build_killed_before_the_manifest_leaves_verify_failing_until_the_next
     assert result.success
     assert verify(capsys, gcs_env)[0] == 0
     # What the killed build did publish is kept: only the manifest was missing.
-    assert metadata_value(result, "persisted_oss_registry", "published") is False
+    assert metadata_value(result, "persisted_oss_registry", "published") == "unchanged (same bytes)"
     assert metadata_value(result, "persisted_oss_registry_documents", "written") == 0
     assert metadata_value(result, "persisted_registry_manifest", "published") is True
