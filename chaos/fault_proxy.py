@@ -71,6 +71,14 @@ class FaultPlan:
         )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that closes a kept-alive connection is not an error worth a traceback.
+        pass
+
+
 class FaultProxy:
     """`with FaultProxy(emulator_url) as proxy:` then `proxy.url`, `proxy.plan = FaultPlan(...)`,
     `proxy.counts` (decisions taken), `proxy.requests` (requests seen)."""
@@ -82,8 +90,7 @@ class FaultProxy:
         self.requests = 0
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
 
     @property
