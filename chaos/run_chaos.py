@@ -351,72 +351,98 @@ def _manifest_reports(campaign: Campaign, paths: list[str]) -> bool:
     return True
 
 
+BAD_INPUT_BATCH = 9  # kinds written together, each over its own connector: one faulty and one clean run per batch
+
+
 def scenario_bad_inputs(campaign: Campaign, only: set[str] | None) -> ScenarioResult:
-    """Each kind of bad file written straight into the bucket over a published connector: the run
-    succeeds, the registries do not change, the file is reported; then through the upload command,
-    which refuses it and writes nothing."""
+    """Each kind of bad file, first through the upload command (it must refuse it and write
+    nothing), then written straight into the bucket over a published connector of its own: the run
+    succeeds, the registries do not change, every file is reported; the bucket is put back and one
+    clean run converges. Kinds go in batches, each over a different connector, so that one run
+    serves several; a kind that touches a second connector (a duplicate id) runs alone."""
     result = ScenarioResult("bad input")
-    victim, other = campaign.repositories[1], campaign.repositories[4]
+    other = campaign.repositories[4]
+    victims = [repository for repository in campaign.repositories if repository != other]
+
+    def latest_path(repository: str) -> str:
+        return f"{METADATA_FOLDER}/{repository}/latest/metadata.yaml"
 
     def data_of(repository: str) -> dict:
-        stored = campaign.bucket.read(f"{METADATA_FOLDER}/{repository}/latest/metadata.yaml")
+        stored = campaign.bucket.read(latest_path(repository))
         assert stored is not None
         return yaml.safe_load(stored[0])["data"]
 
-    originals = {
-        path: campaign.bucket.read(path)
-        for repository in (victim, other)
-        for path in (f"{METADATA_FOLDER}/{repository}/latest/metadata.yaml",)
-    }
-    # Specs exist for every tag the catalogue uses: a file is refused for its defect, not for a missing spec.
-    for repository in (victim, other):
-        tag = str(data_of(repository)["dockerImageTag"])
-        for blob in campaign.specs.list_blobs(f"specs/{repository}/{tag}/"):
-            spec = campaign.specs.read(blob.name)
-            assert spec is not None
-            for new_tag in (NEW_TAG, "9.9.8", f"{NEW_TAG}-rc.1", "99.0.0"):
-                campaign.specs.write(blob.name.replace(f"/{tag}/", f"/{new_tag}/"), spec[0])
-    kinds = [bad for bad in catalogue(data_of(victim), data_of(other)) if only is None or bad.kind in only]
-    result.notes.append(f"{len(kinds)} kinds")
-    for bad in kinds:
+    kinds = [bad.kind for bad in catalogue(data_of(victims[0]), data_of(other)) if only is None or bad.kind in only]
+    alone = [kind for kind in kinds if kind == "duplicate-definition-id"]
+    together = [kind for kind in kinds if kind not in alone]
+    batches = [together[index : index + BAD_INPUT_BATCH] for index in range(0, len(together), BAD_INPUT_BATCH)]
+    batches += [[kind] for kind in alone]
+    result.notes.append(f"{len(kinds)} kinds in {len(batches)} runs")
+    _give_specs_for_catalogue_tags(campaign, other, str(data_of(other)["dockerImageTag"]))
+    for batch in batches:
+        cases = []  # (kind, victim, bad input, files)
+        # An id is claimed within one connector type: the duplicate's victim is of the thief's type.
+        same_type = [v for v in victims if data_of(v)["connectorType"] == data_of(other)["connectorType"]]
+        for kind, victim in zip(batch, same_type if batch == alone else victims, strict=False):
+            _give_specs_for_catalogue_tags(campaign, victim, str(data_of(victim)["dockerImageTag"]))
+            bad = next(item for item in catalogue(data_of(victim), data_of(other)) if item.kind == kind)
+            cases.append((kind, victim, bad, resolve(bad, victim)))
+        touched = {victim for _, victim, _, _ in cases} | {other}
+        originals = {latest_path(repository): campaign.bucket.read(latest_path(repository)) for repository in touched}
         before = snapshot(campaign.bucket)
-        files = resolve(bad, victim)
-        # Through the upload command first, while the bucket does not hold the file yet.
-        result.violations += [f"{bad.kind}: {text}" for text in upload_refusal_violations(campaign, bad, files)]
-        for path, payload in files.items():
-            campaign.bucket.write(path, payload)
+        # Through the upload command first, while the bucket does not hold the files yet.
+        for kind, _, bad, files in cases:
+            result.violations += [f"{kind}: {text}" for text in upload_refusal_violations(campaign, bad, files)]
+        for _, _, _, files in cases:
+            for path, payload in files.items():
+                campaign.bucket.write(path, payload)
         faulty = campaign.run_job()
-        result.repetitions += 1
+        result.repetitions += len(cases)
         result.peak_mb = max(result.peak_mb, faulty.peak_mb)
         result.crashes += int(faulty.crashed)
+        label = ",".join(batch)
         if not faulty.succeeded:
             result.violations.append(
-                f"{bad.kind}: the run failed, so one bad file stopped the others: {failure_line(faulty.output)}"
+                f"{label}: the run failed, so bad files stopped the others: {failure_line(faulty.output)}"
             )
-        changed = registry_file_violations(before, snapshot(campaign.bucket))
-        if snapshot(campaign.bucket).raw != before.raw:
-            changed.append("the registries changed although only a bad file was added")
-        result.violations += [f"{bad.kind}: {text}" for text in changed]
-        if faulty.succeeded and not _manifest_reports(
-            campaign, [path for path in files if path.endswith("metadata.yaml")]
-        ):
-            result.violations.append(
-                f"{bad.kind}: the file is not recorded as invalid or failed (nothing would report it)"
+        after = snapshot(campaign.bucket)
+        changed = registry_file_violations(before, after)
+        if after.raw != before.raw:
+            changed.append("the registries changed although only bad files were added")
+        result.violations += [f"{label}: {text}" for text in changed]
+        for kind, _, bad, files in cases:
+            # A claim on another connector's id is valid file by file: the registry build names both.
+            reported = (
+                all(name in faulty.output for name in bad.also_names) and "claims definition id" in faulty.output
+                if bad.also_names
+                else _manifest_reports(campaign, [path for path in files if path.endswith("metadata.yaml")])
             )
+            if faulty.succeeded and not reported:
+                result.violations.append(f"{kind}: the file is not recorded as invalid or failed (nothing reports it)")
         # Put the bucket back as it was, then one clean run must converge.
-        for path in files:
-            campaign.bucket.delete(path)
+        for _, _, _, files in cases:
+            for path in files:
+                campaign.bucket.delete(path)
         for path, stored in originals.items():
             if stored is not None:
                 campaign.bucket.write(path, stored[0])
         clean = campaign.run_job()
         if not clean.succeeded:
-            result.violations.append(f"{bad.kind}: the clean run after restoring failed: {failure_line(clean.output)}")
-        else:
-            converged = convergence_violations(campaign.bucket, expected_versions(campaign.bucket, before))
-            result.violations += [f"{bad.kind}: {text}" for text in converged]
-            result.recovered += int(not converged)
+            result.violations.append(f"{label}: the clean run after restoring failed: {failure_line(clean.output)}")
+            continue
+        converged = convergence_violations(campaign.bucket, expected_versions(campaign.bucket, before))
+        result.violations += [f"{label}: {text}" for text in converged]
+        result.recovered += len(cases) if not converged else 0
     return result
+
+
+def _give_specs_for_catalogue_tags(campaign: Campaign, repository: str, tag: str) -> None:
+    """Specs exist for every tag the catalogue uses: a file is refused for its defect, not for a missing spec."""
+    for blob in campaign.specs.list_blobs(f"specs/{repository}/{tag}/"):
+        spec = campaign.specs.read(blob.name)
+        assert spec is not None
+        for new_tag in (NEW_TAG, "9.9.8", f"{NEW_TAG}-rc.1", "99.0.0"):
+            campaign.specs.write(blob.name.replace(f"/{tag}/", f"/{new_tag}/"), spec[0])
 
 
 def upload_refusal_violations(campaign: Campaign, bad, files: dict[str, bytes]) -> list[str]:
