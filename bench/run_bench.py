@@ -412,10 +412,77 @@ def scenario_sensor(args: dict) -> dict:
     }
 
 
+def scenario_incremental_floor(args: dict) -> dict:
+    """The least the incremental run must do after one upload, with plain google-cloud-storage
+    calls and no Dagster: read the changed metadata files (the versioned one and `latest/`) and
+    their specs, write their entries (oss and cloud of each), write both registries at their
+    current size (their exact published bytes) and the entry manifest. The bytes to write are read
+    before the clock starts; the writes go to `bench-floor/`, so nothing published changes."""
+    import yaml
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_path
+
+    client = storage.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
+    )
+    bucket = client.bucket(args["metadata_bucket"])
+    spec_bucket = client.bucket(args["spec_bucket"])
+    metadata, specs = (
+        bucket_manager(args["emulator_url"], args["metadata_bucket"]),
+        bucket_manager(args["emulator_url"], args["spec_bucket"]),
+    )
+    tag = upload_new_version(metadata, specs, args["repository"], args["serial"])
+    changed = [f"metadata/{args['repository']}/{folder}/metadata.yaml" for folder in (tag, "latest")]
+    entries = {
+        f"metadata/{args['repository']}/latest/{name}.json": bucket.blob(
+            f"metadata/{args['repository']}/latest/{name}.json"
+        ).download_as_bytes()
+        for name in ("oss", "cloud")
+    }
+    published = {path: bucket.blob(path).download_as_bytes() for path in (registry_path("oss"), registry_path("cloud"))}
+    manifest = bucket.blob(ENTRY_MANIFEST_PATH).download_as_bytes()
+    writes: list[tuple[str, bytes]] = [(folder_entry, data) for folder_entry, data in entries.items()]
+    writes = [(path.replace("/latest/", f"/{folder}/"), data) for folder in (tag, "latest") for path, data in writes]
+    writes += [*published.items(), (ENTRY_MANIFEST_PATH, manifest)]
+
+    def read_metadata(path: str) -> dict:
+        return yaml.load(bucket.blob(path).download_as_bytes(), Loader=yaml.CSafeLoader)
+
+    def read_spec(path: str) -> int:
+        return len(json.loads(spec_bucket.blob(path).download_as_bytes()))
+
+    def write(item: tuple[str, bytes]) -> int:
+        path, data = item
+        bucket.blob(f"bench-floor/{path}").upload_from_string(data, content_type="application/json")
+        return len(data)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        documents = list(pool.map(read_metadata, changed))
+        spec_paths = {
+            f"specs/{document['data']['dockerRepository']}/{document['data']['dockerImageTag']}/spec.json"
+            for document in documents
+        }
+        list(pool.map(read_spec, sorted(spec_paths)))
+        read = time.perf_counter()
+        written = sum(pool.map(write, writes))
+    finished = time.perf_counter()
+    return {
+        "seconds": finished - started,
+        "read_seconds": read - started,
+        "write_seconds": finished - read,
+        "written_bytes": written,
+        "writes": len(writes),
+    }
+
+
 SCENARIOS = {
     "floor": scenario_floor,
     "build": scenario_build,
     "sensor_run": scenario_sensor_run,
+    "incremental_floor": scenario_incremental_floor,
     "sensor": scenario_sensor,
 }
 
@@ -653,6 +720,11 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         if not result[0].get("success"):
             raise RuntimeError(f"incremental build (sensor-requested) failed: {result[0].get('failures')}")
         record("incremental", *result)
+    # Its floor, in the same conditions: the same kind of upload, then only the reads and writes it needs.
+    for _ in range(options.repeat):
+        serial += 1
+        scenario = {"scenario": "incremental_floor", "repository": repository, "serial": serial}
+        record("incremental_floor", *run_scenario({**common, **scenario}, env))
     # The same change, but the run launched by hand: it lists the bucket to find what changed.
     for _ in range(options.repeat):
         serial += 1
@@ -684,6 +756,7 @@ def summarise(runs: dict) -> dict:
         "cold_cli_s": pick("cold_cli"),
         "incremental_s": pick("incremental"),
         "incremental_listing_s": pick("incremental_listing"),
+        "incremental_floor_s": pick("incremental_floor"),
         "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
         "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
         "sensor_spec_change_s": pick("sensor_tick", "spec_change_seconds"),
@@ -695,6 +768,8 @@ def summarise(runs: dict) -> dict:
     for key in ("cold_in_process_s", "cold_cli_s", "incremental_s", "incremental_listing_s"):
         if floor and summary[key] is not None:
             summary[key.replace("_s", "_over_floor")] = summary[key] / floor
+    if summary["incremental_floor_s"] and summary["incremental_s"] is not None:
+        summary["incremental_over_own_floor"] = summary["incremental_s"] / summary["incremental_floor_s"]
     # A tick's floor is its two listings, the metadata files' and the spec cache's.
     tick_floor = (summary["listing_floor_s"] or 0) + (summary["spec_listing_floor_s"] or 0)
     if tick_floor and summary["sensor_no_change_s"] is not None:
@@ -711,6 +786,8 @@ def print_table(results: list[dict]) -> None:
         ("cli s", lambda s: fmt(s["cold_cli_s"])),
         ("cli/floor", lambda s: fmt(s.get("cold_cli_over_floor"), "x")),
         ("incr s", lambda s: fmt(s["incremental_s"])),
+        ("incr floor s", lambda s: fmt(s.get("incremental_floor_s"))),
+        ("incr/floor", lambda s: fmt(s.get("incremental_over_own_floor"), "x")),
         ("incr listing s", lambda s: fmt(s["incremental_listing_s"])),
         ("tick s", lambda s: fmt(s["sensor_no_change_s"])),
         ("tick+1 s", lambda s: fmt(s["sensor_one_change_s"])),
@@ -720,10 +797,17 @@ def print_table(results: list[dict]) -> None:
         ("spec listing s", lambda s: fmt(s.get("spec_listing_floor_s"))),
         ("tick/listings", lambda s: fmt(s.get("sensor_no_change_over_listings"), "x")),
         (
-            "peak MiB cold/cli/incr/floor",
+            "peak MiB cold/cli/incr/incr listing/tick/floor",
             lambda s: "/".join(
                 fmt(s["peak_rss_mb"].get(name), digits=0)
-                for name in ("cold_in_process", "cold_cli", "incremental", "floor")
+                for name in (
+                    "cold_in_process",
+                    "cold_cli",
+                    "incremental",
+                    "incremental_listing",
+                    "sensor_tick",
+                    "floor",
+                )
             ),
         ),
     ]
@@ -734,6 +818,39 @@ def print_table(results: list[dict]) -> None:
     print("  ".join(name.rjust(width) for (name, _), width in zip(columns, widths, strict=False)))
     for row in rows:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=False)))
+
+
+# Issue 13's targets: (summary key, the largest ratio or figure allowed, sizes it applies to or None for all).
+TARGETS = (
+    ("cold_in_process_over_floor", 1.5, (6000, 12000), "cold build <= 1.5x floor"),
+    ("cold_cli_over_floor", 2.0, (1200,), "`dagster job execute` <= 2x floor"),
+    ("incremental_over_own_floor", 1.5, None, "incremental <= 1.5x its own floor"),
+    ("sensor_no_change_over_listings", 1.1, None, "tick <= 1.1x its listings"),
+)
+PEAK_LIMIT_MB, PEAK_LIMIT_SIZE = 512, 12000
+
+
+def print_targets(results: list[dict]) -> None:
+    """One line per target: the measured ratio at each size it applies to, and whether it is met."""
+    for key, limit, sizes, label in TARGETS:
+        cells = []
+        for result in results:
+            value = result["summary"].get(key)
+            if value is None or (sizes is not None and result["size"] not in sizes):
+                continue
+            cells.append(f"{result['size']}: {value:.2f}x {'met' if value <= limit else 'MISSED'}")
+        if cells:
+            print(f"target {label}: {'; '.join(cells)}")
+    for result in results:
+        if result["size"] != PEAK_LIMIT_SIZE:
+            continue
+        peaks = result["summary"]["peak_rss_mb"]
+        over = {name: round(peak) for name, peak in peaks.items() if peak > PEAK_LIMIT_MB}
+        verdict = f"MISSED by {over}" if over else "met"
+        print(
+            f"target peak <= {PEAK_LIMIT_MB} MiB at {PEAK_LIMIT_SIZE} files: "
+            f"largest {max(peaks.values()):.0f} MiB, {verdict}"
+        )
 
 
 def fmt(value: float | None, suffix: str = "", digits: int = 2) -> str:
@@ -809,6 +926,7 @@ def main(argv: list[str]) -> int:
         log("emulator stopped" + (f"; files kept in {work_dir}" if options.keep else ""))
 
     print_table(results)
+    print_targets(results)
     report = {
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
