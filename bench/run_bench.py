@@ -341,7 +341,7 @@ def scenario_sensor_run(args: dict) -> dict:
         raise RuntimeError(f"the sensor did not request one run after the upload: {ticked.skip_message}")
     request = run_requests[0]
     named = request.run_config.get("ops", {}).get("metadata_definitions", {}).get("config", {}).get("changed_files")
-    return {**_run_generate_registry(None, request), "named_files": named}
+    return {**_run_generate_registry(args.get("profile"), request), "named_files": named}
 
 
 def scenario_sensor(args: dict) -> dict:
@@ -640,6 +640,15 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def write_profile_summary(profile: Path) -> None:
+    """The profile's top functions, by cumulative and by own time, beside it as `.txt`."""
+    stream = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=stream)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+    profile.with_suffix(".txt").write_text(stream.getvalue())
+
+
 def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) -> dict:
     from orchestrator.local.load import upload_objects
 
@@ -686,11 +695,7 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         reset_to_cold(metadata)
         profile = RESULTS_DIR / f"profile-cold-{size}.pstats"
         profiled, wall, peak = run_scenario({**common, "scenario": "build", "profile": str(profile)}, env)
-        stream = io.StringIO()
-        stats = pstats.Stats(str(profile), stream=stream)
-        stats.sort_stats("cumulative").print_stats(60)
-        stats.sort_stats("tottime").print_stats(40)
-        profile.with_suffix(".txt").write_text(stream.getvalue())
+        write_profile_summary(profile)
         log(f"  profiled cold build: {profiled['seconds']:.1f}s under cProfile; {profile.relative_to(ROOT)} (+ .txt)")
 
     if not options.skip_cli:
@@ -720,6 +725,13 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         if not result[0].get("success"):
             raise RuntimeError(f"incremental build (sensor-requested) failed: {result[0].get('failures')}")
         record("incremental", *result)
+    if options.profile and size == max(options.size_list):
+        serial += 1
+        profile = RESULTS_DIR / f"profile-incremental-{size}.pstats"
+        scenario = {"scenario": "sensor_run", "repository": repository, "serial": serial, "profile": str(profile)}
+        profiled, _, _ = run_scenario({**common, **scenario}, env)
+        write_profile_summary(profile)
+        log(f"  profiled incremental run: {profiled['seconds']:.1f}s under cProfile; {profile.relative_to(ROOT)}")
     # Its floor, in the same conditions: the same kind of upload, then only the reads and writes it needs.
     for _ in range(options.repeat):
         serial += 1
