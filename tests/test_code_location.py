@@ -164,6 +164,17 @@ def test_importing_a_pure_module_pulls_in_neither_dagster_nor_google_cloud():
     assert probe.stdout.strip() == "[]"
 
 
+def test_loading_the_code_location_leaves_pandas_and_jinja2_to_the_report_steps():
+    probe = python(
+        "import sys\n"
+        "from orchestrator.definitions import defs\n"
+        "defs()\n"
+        "print(sorted(name for name in ('pandas', 'jinja2', 'numpy') if name in sys.modules))"
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert probe.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_importing_the_code_location_changes_no_environment_and_building_it_reads_dotenv(tmp_path):
     (tmp_path / ".env").write_text("METADATA_BUCKET=from-dotenv\nORCHESTRATOR_PROBE=1\n")
     probe = python(

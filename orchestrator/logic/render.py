@@ -8,15 +8,17 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pandas as pd
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from orchestrator.layout import REGISTRY_NAMES
 from orchestrator.logic.report import attention_unknown, diff_counts, frame_records, merged_counts
+
+if TYPE_CHECKING:  # both imported on first use: they cost a process start over 1.6 s
+    import pandas as pd
+    from jinja2 import Environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 HTML_TEMPLATE = "connector_registry_report.html.j2"
@@ -38,6 +40,8 @@ def safe_url(value: Any) -> str | None:
 
 @lru_cache(maxsize=1)
 def report_environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     environment = Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=True,

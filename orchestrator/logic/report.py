@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import pandas as pd
-
 from orchestrator.models.steps import FailedEntryRow, InvalidFileRow, StaleRow
+
+if TYPE_CHECKING:  # imported where a frame is built: pandas is 1.6 s of a process start
+    import pandas as pd
 
 # connector type -> (key of its list in a registry, name of its definition id field)
 CONNECTOR_TYPES = {
@@ -87,6 +88,8 @@ DIFF_ITEM_FIELDS = ("definitionId", "name", "connectorType", "dockerRepository",
 
 
 def _blank(value: Any) -> bool:
+    import pandas as pd
+
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
@@ -192,6 +195,8 @@ def registry_dataframe(registry: dict, connector_type: str, registry_name: str) 
                 "iconUrl": entry.get("iconUrl"),
             }
         )
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=REGISTRY_COLUMNS)
 
 
@@ -228,6 +233,8 @@ def merge_registry_dataframes(oss_frame: pd.DataFrame, cloud_frame: pd.DataFrame
         row["sourceCodeUrl"] = source_code_url(_pick("dockerRepository", oss_row, cloud_row))
         merged.append(row)
     merged.sort(key=_sort_key)
+    import pandas as pd
+
     frame = pd.DataFrame(merged, columns=MERGED_COLUMNS)
     frame["inOss"] = frame["inOss"].astype(bool)
     frame["inCloud"] = frame["inCloud"].astype(bool)
