@@ -97,7 +97,7 @@ mirror: install
 bench: install
 	$(VENV)/bin/python bench/run_bench.py $(BENCH_ARGS)
 
-# The fault and bad-input campaign (about 25 minutes on 2 cores; CHAOS_ARGS="--quick" for a smoke run).
+# The fault and bad-input campaign (about 17 minutes on 2 cores; CHAOS_ARGS="--quick" for a smoke run).
 chaos: install
 	$(VENV)/bin/python chaos/run_chaos.py $(CHAOS_ARGS)
 
