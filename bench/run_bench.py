@@ -832,6 +832,36 @@ def print_table(results: list[dict]) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=False)))
 
 
+def markdown_table(results: list[dict]) -> str:
+    """The figures as the markdown table bench/README.md keeps (each ratio beside its figure)."""
+
+    def with_ratio(value: float | None, ratio: float | None) -> str:
+        return fmt(value) if ratio is None else f"{fmt(value)} ({ratio:.2f}×)"
+
+    lines = [
+        "| files | floor s | cold s (×floor) | `dagster job execute` s (×floor) | incr s (×own floor) | incr floor s "
+        "| incr listing s | tick s (×listings) | listings s | peak MiB cold / CLI / incr / incr listing / tick |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        s = result["summary"]
+        listings = (s.get("listing_floor_s") or 0) + (s.get("spec_listing_floor_s") or 0)
+        peaks = " / ".join(
+            fmt(s["peak_rss_mb"].get(name), digits=0)
+            for name in ("cold_in_process", "cold_cli", "incremental", "incremental_listing", "sensor_tick")
+        )
+        lines.append(
+            f"| {result['size']:,} | {fmt(s['floor_s'])} "
+            f"| {with_ratio(s['cold_in_process_s'], s.get('cold_in_process_over_floor'))} "
+            f"| {with_ratio(s['cold_cli_s'], s.get('cold_cli_over_floor'))} "
+            f"| {with_ratio(s['incremental_s'], s.get('incremental_over_own_floor'))} "
+            f"| {fmt(s.get('incremental_floor_s'))} | {fmt(s['incremental_listing_s'])} "
+            f"| {with_ratio(s['sensor_no_change_s'], s.get('sensor_no_change_over_listings'))} "
+            f"| {fmt(listings or None)} | {peaks} |"
+        )
+    return "\n".join(lines)
+
+
 # Issue 13's targets: (summary key, the largest ratio or figure allowed, sizes it applies to or None for all).
 TARGETS = (
     ("cold_in_process_over_floor", 1.5, (6000, 12000), "cold build <= 1.5x floor"),
@@ -939,6 +969,8 @@ def main(argv: list[str]) -> int:
 
     print_table(results)
     print_targets(results)
+    print()
+    print(markdown_table(results))
     report = {
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
