@@ -232,10 +232,15 @@ def _build_valid_files(
 
         def build_group(group: list[MetadataFile]) -> list[tuple[ProcessedMetadataFile, dict[str, dict]]]:
             spec_lookup = CachedSpecLookup(spec_cache, cloud_specs)
-            return [
-                _build_entries(item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager, build)
-                for item in group
-            ]
+            built = []
+            for item in group:
+                record, entries = _build_entries(
+                    item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager, build
+                )
+                # Only a release candidate's entries are needed later (its latest/ entry carries
+                # them); the others, specs and all, are let go as soon as they are written.
+                built.append((record, entries if is_release_candidate_metadata(item.path) else {}))
+            return built
 
         outcomes: dict[str, tuple[ProcessedMetadataFile, dict[str, dict]]] = {}
         if groups:
