@@ -12,15 +12,17 @@ could disagree, so that every document reads as the same value `json.loads` give
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 import yaml
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
-# orjson reads an integer beyond 64 bits as a float; every such integer has 19 digits or more.
-_LONG_DIGIT_RUN = re.compile(rb"[0-9]{19}")
+# orjson reads an integer beyond 64 bits as a float; every such integer has 19 digits or more. To
+# find a run of 19 digits, every digit becomes "0" and every other byte " " (a C-speed translation,
+# several times faster than a regular expression), then the run is one substring search.
+_DIGITS_AS_ZEROS = bytes(ord("0") if chr(byte).isdigit() and byte < 128 else ord(" ") for byte in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
 
 
 def to_json_bytes(value: Any) -> bytes:
@@ -34,7 +36,7 @@ def from_json_bytes(data: bytes) -> Any:
     a byte-order mark, another encoding than UTF-8, too deep a nesting) and any document with a
     19-digit run (an integer orjson would turn into a float) is read by `json.loads` instead, which
     then also raises the error the caller expects."""
-    if not _LONG_DIGIT_RUN.search(data):
+    if data.translate(_DIGITS_AS_ZEROS).find(_LONG_DIGIT_RUN) < 0:
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
