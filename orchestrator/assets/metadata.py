@@ -28,7 +28,7 @@ from orchestrator.logic.incremental import (
     release_candidate_companions,
     with_release_candidate_companions,
 )
-from orchestrator.logic.transform import apply_overrides, is_enabled
+from orchestrator.logic.transform import is_enabled, overridden
 from orchestrator.logic.validation import bucket_path_problems, validate_metadata_bytes
 from orchestrator.logic.yank import markers_to_read, release_candidates_to_rebuild, with_rebuilt, yank_marker_changes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
@@ -62,7 +62,7 @@ def entry_images(data: dict) -> dict[str, tuple[str, str]]:
     images = {}
     for registry in REGISTRY_NAMES:
         if is_enabled(data, registry):
-            entry = apply_overrides(data, registry)
+            entry = overridden(data, registry)
             images[registry] = (str(entry.get("dockerRepository")), str(entry.get("dockerImageTag")))
     return images
 
