@@ -82,7 +82,9 @@ def metadata_entry(
     metadata_definitions: MetadataDefinitions, gcs_bucket_manager: GcsBucketManager
 ) -> Output[MetadataEntries]:
     valid = [item for item in metadata_definitions.changed if item.valid]
-    if len(valid) > ICON_LISTING_THRESHOLD:
+    if metadata_definitions.icons is not None:  # a full scan listed them with the metadata files
+        icons = metadata_definitions.icons
+    elif len(valid) > ICON_LISTING_THRESHOLD:
         icons = {blob.name for blob in gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", ICON_GLOB)}
     else:
         icons = {
