@@ -99,15 +99,19 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    for path, stored in gcs_bucket_manager.read_many(plan.to_download).items():
-        if stored is None:
+    # Each entry is parsed in the thread that downloaded it; failures are raised below, in path order.
+    downloaded = gcs_bucket_manager.read_many_then(plan.to_download, _parsed_entry)
+    for path, parsed in downloaded.items():
+        if parsed is None:
             raise Failure(
                 f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; "
                 "nothing was published. "
                 f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} "
                 "to rebuild every entry"
             )
-        entries_by_path[path], generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
+        if isinstance(parsed, ValueError):
+            raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({parsed})") from parsed
+        entries_by_path[path], generations[path] = parsed
 
     previous_by_path = {
         path: published[(known.connector_type, known.definition_id)]
@@ -142,12 +146,14 @@ def stage_registry(
     )
 
 
-def read_entry_json(gcs_bucket_manager: GcsBucketManager, path: str, stored: tuple[bytes, int]) -> tuple[dict, int]:
-    raw, generation = stored
+def _parsed_entry(path: str, stored: tuple[bytes, int] | None) -> tuple[dict, int] | ValueError | None:
+    """(entry, generation), the error that made it unreadable, or None when it is missing."""
+    if stored is None:
+        return None
     try:
-        return from_json_bytes(raw), generation
+        return from_json_bytes(stored[0]), stored[1]
     except ValueError as error:
-        raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({error})") from error
+        return error
 
 
 def entries_preview(connectors: list[dict], rows: int = PREVIEW_ROWS) -> str:
