@@ -99,19 +99,15 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    # Each entry is parsed in the thread that downloaded it; failures are raised below, in path order.
-    downloaded = gcs_bucket_manager.read_many_then(plan.to_download, _parsed_entry)
-    for path, parsed in downloaded.items():
-        if parsed is None:
+    for path, stored in gcs_bucket_manager.read_many(plan.to_download).items():
+        if stored is None:
             raise Failure(
                 f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; "
                 "nothing was published. "
                 f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} "
                 "to rebuild every entry"
             )
-        if isinstance(parsed, ValueError):
-            raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({parsed})") from parsed
-        entries_by_path[path], generations[path] = parsed
+        entries_by_path[path], generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
 
     previous_by_path = {
         path: published[(known.connector_type, known.definition_id)]
@@ -146,14 +142,12 @@ def stage_registry(
     )
 
 
-def _parsed_entry(path: str, stored: tuple[bytes, int] | None) -> tuple[dict, int] | ValueError | None:
-    """(entry, generation), the error that made it unreadable, or None when it is missing."""
-    if stored is None:
-        return None
+def read_entry_json(gcs_bucket_manager: GcsBucketManager, path: str, stored: tuple[bytes, int]) -> tuple[dict, int]:
+    raw, generation = stored
     try:
-        return from_json_bytes(stored[0]), stored[1]
+        return from_json_bytes(raw), generation
     except ValueError as error:
-        return error
+        raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({error})") from error
 
 
 def entries_preview(connectors: list[dict], rows: int = PREVIEW_ROWS) -> str:
