@@ -171,15 +171,13 @@ def metadata_definitions(
                 release_candidates_to_rebuild(yank_changes, manifest),
             )
         )
-        # Each file is validated in the thread that downloaded it, while the others download.
-        changed = list(
-            gcs_bucket_manager.read_many_then(
-                plan.to_read,
-                lambda path, stored: parse_metadata_file(
-                    path, listing[path].generation, listing[path].etag, stored, updated=listing[path].updated
-                ),
-            ).values()
-        )
+        contents = gcs_bucket_manager.read_many(plan.to_read)
+        changed = [
+            parse_metadata_file(
+                path, listing[path].generation, listing[path].etag, contents[path], updated=listing[path].updated
+            )
+            for path in plan.to_read
+        ]
     else:
         replaced, icons = {}, None
         named = [*(config.changed_files or ()), *config.deleted_files]

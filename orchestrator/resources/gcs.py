@@ -9,12 +9,11 @@ import datetime
 import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
-from typing import TypeVar
 from urllib.parse import quote
 
 from dagster import ConfigurableResource
@@ -28,7 +27,6 @@ from orchestrator.logic.serialization import from_json_bytes
 
 CACHE_CONTROL = "no-cache"
 LISTING_PAGE_SIZE = 100_000
-T = TypeVar("T")
 
 CONTENT_TYPES = {
     ".json": "application/json",
@@ -245,12 +243,6 @@ class GcsBucketManager(ConfigurableResource):
 
     def read_many(self, paths: Iterable[str]) -> dict[str, tuple[bytes, int] | None]:
         return self._in_parallel(self.read, paths)
-
-    def read_many_then(self, paths: Iterable[str], then: Callable[[str, tuple[bytes, int] | None], T]) -> dict[str, T]:
-        """path -> `then(path, read(path))`, each applied in the thread that read the object, as soon
-        as it arrives: the work on one object overlaps the downloads of the others, and the bytes
-        are let go as soon as `then` is done with them."""
-        return self._in_parallel(lambda path: then(path, self.read(path)), paths)
 
     def read_many_blobs(self, paths: Iterable[str]) -> dict[str, tuple[bytes, BlobInfo] | None]:
         return self._in_parallel(self.read_blob, paths)
