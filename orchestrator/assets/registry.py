@@ -99,7 +99,10 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    for path, stored in gcs_bucket_manager.read_many(plan.to_download).items():
+    downloaded = gcs_bucket_manager.read_many(plan.to_download)
+    for path in plan.to_download:
+        # Each entry's bytes are let go as soon as it is parsed: the step's peak is the parsed entries.
+        stored = downloaded.pop(path)
         if stored is None:
             raise Failure(
                 f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; "
