@@ -56,6 +56,13 @@ CLOUD_SPEC_GLOB = f"{SPEC_FOLDER}/**/{CLOUD_SPEC_FILE_NAME}"
 # Every entry beside a metadata file, of every registry (`oss.json`, `cloud.json`).
 ENTRY_GLOB = f"{METADATA_FOLDER}/**/{{{','.join(f'{name}.json' for name in REGISTRY_NAMES)}}}"
 REGISTRY_FILES_GLOB = f"{REGISTRY_FOLDER}/*_registry.json"
+# A full scan's one listing of the metadata folder: metadata files and yank markers, entries and icons
+# (then told apart by their own globs). On GCS it returns what the three listings would; the emulator,
+# which ignores matchGlob, sends its whole folder once instead of three times.
+FULL_SCAN_GLOB = (
+    f"{METADATA_FOLDER}/**/{{{METADATA_FILE_NAME},{YANK_MARKER_FILE_NAME},"
+    f"{','.join(f'{name}.json' for name in REGISTRY_NAMES)},{ICON_FILE_NAME}}}"
+)
 SPEC_FILE_NAMES = (SPEC_FILE_NAME, CLOUD_SPEC_FILE_NAME)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.local.sample import generate_sample
-from orchestrator.logic.serialization import reference_json_bytes, to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, reference_json_bytes, to_json_bytes
 
 EDGE_CASES: list[Any] = [
     {},
@@ -73,3 +73,58 @@ def test_refuses_keys_and_integers_a_registry_never_holds(value):
     # Entries are built with string keys (YAML keys are converted) and JSON-sized integers.
     with pytest.raises(TypeError):
         to_json_bytes(value)
+
+
+# What orjson and json.loads read differently (or one of them refuses): from_json_bytes must give
+# json.loads's value or raise json.loads's error for each.
+READ_CASES: list[bytes] = [
+    b'{"a":1,"b":2,"a":3}',
+    b"[18446744073709551615, 18446744073709551616, -9223372036854775809, 12345678901234567890123]",
+    b'{"n": 1000000000000000000000.5}',
+    b"[1e400, -1e400, 1e-400]",
+    b"[NaN, Infinity, -Infinity]",
+    b'["\\ud800", "\\udfff"]',
+    b'["\xed\xa0\x80"]',
+    b"\xef\xbb\xbf{}",
+    '{"utf16": 1}'.encode("utf-16"),
+    b"[-0, -0.0, 0e0, 1E+2, 5e-324, 1.7976931348623157e308, 0.30000000000000004]",
+    b'{"\\ud83d\\ude00": "\\u0000\\/\\uffff"}',
+    b"[" * 2000 + b"]" * 2000,
+]
+
+
+@pytest.mark.parametrize("data", READ_CASES, ids=[repr(case)[:40] for case in READ_CASES])
+def test_from_json_bytes_reads_what_json_loads_reads(data):
+    try:
+        expected: Any = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        with pytest.raises(type(error)):
+            from_json_bytes(data)
+        return
+    assert repr(from_json_bytes(data)) == repr(expected)
+
+
+@pytest.mark.parametrize("data", [b"", b"[1,]", b'{"a" 1}', b'["\xff"]', b'["a\x01"]', b"[1] x"])
+def test_from_json_bytes_raises_what_json_loads_raises(data):
+    with pytest.raises(ValueError) as expected:
+        json.loads(data)
+    with pytest.raises(type(expected.value)) as got:
+        from_json_bytes(data)
+    assert str(got.value) == str(expected.value)
+
+
+def test_from_json_bytes_floats_and_realistic_specs():
+    import random
+    import struct
+
+    rng = random.Random(5)
+    numbers = []
+    for _ in range(20000):
+        value = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+        if math.isfinite(value):
+            numbers.append(repr(value))
+        numbers.append(f"{rng.random() * 10 ** rng.randint(-30, 30):.{rng.randint(1, 17)}g}")
+    data = ("[" + ",".join(numbers) + "]").encode()
+    assert repr(from_json_bytes(data)) == repr(json.loads(data))
+    for raw in generate_sample(6, 3, seed=11, spec_size="realistic").spec_objects.values():
+        assert repr(from_json_bytes(raw)) == repr(json.loads(raw))

@@ -306,3 +306,42 @@ def test_override_copy_path_only_for_another_valid_image():
     assert transform.override_copy_path("airbyte/source-x", "1.2.3", "airbyte/source-x", "1.2.3", "cloud") is None
     assert transform.override_copy_path("airbyte/../registries", "1.2.3", "airbyte/source-x", "1.2.3", "oss") is None
     assert transform.override_copy_path("airbyte/source-x", "latest", "airbyte/source-x", "1.2.3", "oss") is None
+
+
+def _containers(value, found: dict) -> dict:
+    if isinstance(value, (dict, list)):
+        found[id(value)] = value
+        for item in value.values() if isinstance(value, dict) else value:
+            _containers(item, found)
+    return found
+
+
+@pytest.mark.parametrize("registry_format", list(RegistryFormat))
+def test_entries_share_no_mapping_or_list_with_the_metadata(registry_format):
+    # The entry is built from the file's data without a deep copy: every mapping and list in it is new.
+    import copy
+
+    data = make_data(
+        tags=["language:python"],
+        ab_internal={"sl": 200},
+        generated={"git": {"commit": "abc"}},
+        releases={"breakingChanges": {"2.0.0": {"message": "m", "upgradeDeadline": "2024-01-01"}}},
+        registries={
+            "oss": {"enabled": True},
+            "cloud": {"enabled": True, "allowedHosts": {"hosts": ["api.x.com"]}, "suggestedStreams": {"streams": []}},
+        },
+    )
+    before = copy.deepcopy(data)
+    for registry in ("oss", "cloud"):
+        entry = metadata_to_registry_entry(
+            data, registry, None, lambda *_: SPEC, registry_format=registry_format, source_file=SOURCE_FILE
+        )
+        assert entry is not None
+        shared = (
+            _containers({key: value for key, value in entry.items() if key != "spec"}, {}).keys()
+            & _containers(data, {}).keys()
+        )
+        assert not shared
+        entry["releases"]["breakingChanges"]["2.0.0"]["message"] = "changed"
+        entry.setdefault("allowedHosts", {"hosts": []})["hosts"].append("x")
+    assert data == before

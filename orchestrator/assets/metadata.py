@@ -17,7 +17,15 @@ from dagster import (
 )
 from pydantic import Field
 
-from orchestrator.layout import ENTRY_GLOB, METADATA_FOLDER, REGISTRY_NAMES, is_yank_marker
+from orchestrator.layout import (
+    ENTRY_GLOB,
+    FULL_SCAN_GLOB,
+    ICON_GLOB,
+    METADATA_AND_YANK_MARKER_GLOB,
+    METADATA_FOLDER,
+    REGISTRY_NAMES,
+    is_yank_marker,
+)
 from orchestrator.logic.failures import invalid_file_rows, markdown_rows
 from orchestrator.logic.incremental import (
     entries_not_as_recorded,
@@ -28,11 +36,11 @@ from orchestrator.logic.incremental import (
     release_candidate_companions,
     with_release_candidate_companions,
 )
-from orchestrator.logic.transform import apply_overrides, is_enabled
+from orchestrator.logic.transform import is_enabled, overridden
 from orchestrator.logic.validation import bucket_path_problems, validate_metadata_bytes
 from orchestrator.logic.yank import markers_to_read, release_candidates_to_rebuild, with_rebuilt, yank_marker_changes
 from orchestrator.models.steps import MetadataDefinitions, MetadataFile
-from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager
+from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager, glob_to_regex
 from orchestrator.resources.state import read_entry_manifest
 
 
@@ -62,7 +70,7 @@ def entry_images(data: dict) -> dict[str, tuple[str, str]]:
     images = {}
     for registry in REGISTRY_NAMES:
         if is_enabled(data, registry):
-            entry = apply_overrides(data, registry)
+            entry = overridden(data, registry)
             images[registry] = (str(entry.get("dockerRepository")), str(entry.get("dockerImageTag")))
     return images
 
@@ -95,6 +103,28 @@ def parse_metadata_file(
     )
 
 
+def list_for_full_scan(
+    listing: GcsBlobListing, gcs_bucket_manager: GcsBucketManager
+) -> tuple[list[BlobInfo], list[BlobInfo], set[str] | None]:
+    """(metadata files and yank markers, entries, icons) of the metadata folder. One listing when the
+    sensor's listing is the standard one over the same bucket; otherwise that listing and one of the
+    entries (icons: None, for the entries step to find)."""
+    standard = (
+        listing.glob == METADATA_AND_YANK_MARKER_GLOB
+        and listing.prefix == f"{METADATA_FOLDER}/"
+        and listing.gcs_bucket_manager.bucket_name == gcs_bucket_manager.bucket_name
+    )
+    if not standard:
+        return listing.list(), gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", ENTRY_GLOB), None
+    scanned, entries, icons = glob_to_regex(listing.glob), glob_to_regex(ENTRY_GLOB), glob_to_regex(ICON_GLOB)
+    everything = gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", FULL_SCAN_GLOB)
+    return (
+        [blob for blob in everything if scanned.match(blob.name)],
+        [blob for blob in everything if entries.match(blob.name)],
+        {blob.name for blob in everything if icons.match(blob.name)},
+    )
+
+
 def _preview(changed: list[MetadataFile], rows: int = 15) -> str:
     if not changed:
         return "No new or changed metadata file."
@@ -124,7 +154,7 @@ def metadata_definitions(
     # Named files are enough only on top of a manifest: without one, everything must be built.
     full_scan = config.changed_files is None or manifest_generation == 0 or not manifest.files
     if full_scan:
-        listed = metadata_file_and_yank_marker_blobs.list()
+        listed, listed_entries, icons = list_for_full_scan(metadata_file_and_yank_marker_blobs, gcs_bucket_manager)
         listing = {blob.name: blob for blob in listed if not is_yank_marker(blob.name)}
         markers, gone_markers = markers_to_read(
             {blob.name: blob.generation for blob in listed if is_yank_marker(blob.name)}, manifest.yank_markers
@@ -132,7 +162,6 @@ def metadata_definitions(
         marker_reads = {**gcs_bucket_manager.read_many(markers), **dict.fromkeys(gone_markers)}
         yank_changes = yank_marker_changes(marker_reads, manifest.yank_markers)
         # The entries too: one another writer replaced is built again from its metadata.
-        listed_entries = gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", ENTRY_GLOB)
         replaced = entries_not_as_recorded(manifest, {blob.name: blob.generation for blob in listed_entries})
         for path in replaced:
             context.log.warning(f"{path} is not the entry the manifest records: built again from its metadata")
@@ -150,7 +179,7 @@ def metadata_definitions(
             for path in plan.to_read
         ]
     else:
-        replaced = {}
+        replaced, icons = {}, None
         named = [*(config.changed_files or ()), *config.deleted_files]
         # A marker named as deleted may be back: each is read, and what it says now is recorded.
         marker_reads = gcs_bucket_manager.read_many(sorted({path for path in named if is_yank_marker(path)}))
@@ -200,6 +229,7 @@ def metadata_definitions(
         full_scan=full_scan,
         yank_changes=yank_changes,
         replaced_entries=replaced,
+        icons=icons,
     )
     invalid = [item for item in changed if not item.valid]
     for item in invalid:

@@ -4,7 +4,6 @@ then the light index and per-connector documents derived from each published reg
 digest manifest of the whole set."""
 
 import hashlib
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -55,7 +54,7 @@ from orchestrator.logic.registry import (
     resolve_duplicate_definition_ids,
 )
 from orchestrator.logic.secrets import all_secret_property_names
-from orchestrator.logic.serialization import to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.logic.yank import plan_registry_yanks, yank_diff_items
 from orchestrator.models.distribution import PublishedObject
@@ -100,7 +99,10 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    for path, stored in gcs_bucket_manager.read_many(plan.to_download).items():
+    downloaded = gcs_bucket_manager.read_many(plan.to_download)
+    for path in plan.to_download:
+        # Each entry's bytes are let go as soon as it is parsed: the step's peak is the parsed entries.
+        stored = downloaded.pop(path)
         if stored is None:
             raise Failure(
                 f"gs://{gcs_bucket_manager.bucket_name}/{path} is missing although its metadata file was built; "
@@ -146,7 +148,7 @@ def stage_registry(
 def read_entry_json(gcs_bucket_manager: GcsBucketManager, path: str, stored: tuple[bytes, int]) -> tuple[dict, int]:
     raw, generation = stored
     try:
-        return json.loads(raw), generation
+        return from_json_bytes(raw), generation
     except ValueError as error:
         raise Failure(f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({error})") from error
 
@@ -438,7 +440,7 @@ def publish_registry_documents(
             f"gs://{gcs_bucket_manager.bucket_name}/{registry_path(registry_name)} is not the registry this run "
             "staged and published (another writer?); no index or document was written"
         )
-    registry = json.loads(staged.payload)
+    registry = from_json_bytes(staged.payload)
     index_payload = to_json_bytes(light_index(registry))
     entries, duplicate_problems = connector_documents(registry, registry_name)
     documents = {path: (entry, to_json_bytes(entry)) for path, entry in entries.items()}

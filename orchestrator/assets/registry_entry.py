@@ -82,7 +82,9 @@ def metadata_entry(
     metadata_definitions: MetadataDefinitions, gcs_bucket_manager: GcsBucketManager
 ) -> Output[MetadataEntries]:
     valid = [item for item in metadata_definitions.changed if item.valid]
-    if len(valid) > ICON_LISTING_THRESHOLD:
+    if metadata_definitions.icons is not None:  # a full scan listed them with the metadata files
+        icons = metadata_definitions.icons
+    elif len(valid) > ICON_LISTING_THRESHOLD:
         icons = {blob.name for blob in gcs_bucket_manager.list_blobs(f"{METADATA_FOLDER}/", ICON_GLOB)}
     else:
         icons = {
@@ -232,10 +234,15 @@ def _build_valid_files(
 
         def build_group(group: list[MetadataFile]) -> list[tuple[ProcessedMetadataFile, dict[str, dict]]]:
             spec_lookup = CachedSpecLookup(spec_cache, cloud_specs)
-            return [
-                _build_entries(item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager, build)
-                for item in group
-            ]
+            built = []
+            for item in group:
+                record, entries = _build_entries(
+                    item, manifest.files.get(item.path), spec_lookup, gcs_bucket_manager, build
+                )
+                # Only a release candidate's entries are needed later (its latest/ entry carries
+                # them); the others, specs and all, are let go as soon as they are written.
+                built.append((record, entries if is_release_candidate_metadata(item.path) else {}))
+            return built
 
         outcomes: dict[str, tuple[ProcessedMetadataFile, dict[str, dict]]] = {}
         if groups:

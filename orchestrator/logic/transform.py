@@ -67,14 +67,16 @@ def is_enabled(data: dict, registry: str) -> bool:
     return override is not None and override.get("enabled") is True
 
 
+def overridden(data: dict, registry: str) -> dict:
+    """Rule 2 without the copy: a new top-level mapping, its values shared with `data` and the
+    override. For reading, or for a caller that copies what it changes."""
+    override = registry_override(data, registry) or {}
+    return {**data, **{key: value for key, value in override.items() if key != "enabled" and value is not None}}
+
+
 def apply_overrides(data: dict, registry: str) -> dict:
     """Rule 2: a shallow update by the override, without `enabled` and without null values."""
-    override = registry_override(data, registry) or {}
-    entry = copy.deepcopy(data)
-    entry.update(
-        {key: copy.deepcopy(value) for key, value in override.items() if key != "enabled" and value is not None}
-    )
-    return entry
+    return copy.deepcopy(overridden(data, registry))
 
 
 def remove_registry_only_fields(entry: dict) -> dict:
@@ -266,7 +268,9 @@ def metadata_to_registry_entry(
     if not is_enabled(data, registry):
         return None
     connector_type = data["connectorType"]
-    entry = to_json_compatible(apply_overrides(data, registry))
+    # to_json_compatible builds every mapping and list anew (the other values YAML gives are
+    # immutable), so nothing the next rules change is shared with `data`: no deep copy is needed.
+    entry = to_json_compatible(overridden(data, registry))
     entry = remove_registry_only_fields(entry)
     entry = rename_fields(entry, connector_type)
     entry = add_registry_defaults(entry)

@@ -88,6 +88,8 @@ class MetadataDefinitions:
     yank_changes: dict[str, YankMarker | None] = field(default_factory=dict)
     # entry path -> generation listed, of entries that are not the ones the manifest records
     replaced_entries: dict[str, int] = field(default_factory=dict)
+    # Every icon the full scan's listing found (None: not listed, as in a run on named files)
+    icons: set[str] | None = None
 
     @property
     def unchanged_count(self) -> int:

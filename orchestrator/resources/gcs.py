@@ -23,6 +23,7 @@ from google.cloud import storage
 from pydantic import PrivateAttr
 
 from orchestrator.layout import CLOUD_SPEC_GLOB, SPEC_FOLDER, folder_of, spec_path
+from orchestrator.logic.serialization import from_json_bytes
 
 CACHE_CONTROL = "no-cache"
 LISTING_PAGE_SIZE = 100_000
@@ -381,7 +382,7 @@ class SpecCache(ConfigurableResource):
             data = blob.download_as_bytes()
         except gcs_errors.NotFound:
             return None
-        return json.loads(data), int(blob.generation)
+        return from_json_bytes(data), int(blob.generation)
 
     def spec_generations(self, paths: Collection[str], folder_listing_limit: int = 10) -> dict[str, int]:
         """Generation of each of `paths` that is in the cache. Few folders: one listing per folder (the

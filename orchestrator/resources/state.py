@@ -16,7 +16,7 @@ from orchestrator.layout import (
     registry_documents_state_path,
     registry_inputs_path,
 )
-from orchestrator.logic.serialization import to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
 from orchestrator.models.state import EntryManifest, RegistryDocumentsState, RegistryInputs, SpecWatch
 from orchestrator.resources.gcs import GcsBucketManager
 
@@ -29,7 +29,7 @@ def read_entry_manifest(bucket: GcsBucketManager) -> tuple[EntryManifest, int]:
         return EntryManifest(), 0
     data, generation = stored
     try:
-        document = json.loads(data)
+        document = from_json_bytes(data)
         if not isinstance(document, dict) or document.get("version") != EntryManifest().version:
             return EntryManifest(), generation
         return EntryManifest.model_validate(document), generation
@@ -57,7 +57,7 @@ def read_json_document(bucket: GcsBucketManager, path: str) -> tuple[bytes | Non
         return None, None, 0
     raw, generation = stored
     try:
-        return raw, json.loads(raw), generation
+        return raw, from_json_bytes(raw), generation
     except json.JSONDecodeError as error:
         raise Failure(
             f"gs://{bucket.bucket_name}/{path} is not valid JSON ({error}); refusing to build on it"
