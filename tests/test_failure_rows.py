@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orchestrator.logic.failures import (
     failed_entry_rows,
+    first_few,
     invalid_file_rows,
     invalid_files_of,
     markdown_rows,
@@ -117,3 +118,9 @@ def test_markdown_rows_say_how_many_there_are():
     assert table.splitlines()[0] == "First 15 of 20 failed entries."
     assert table.count("| file-") == 15
     assert markdown_rows(["file"], [], 15, "failed entries") == "No failed entries."
+
+
+def test_a_check_description_names_the_first_three_and_counts_the_rest():
+    assert first_few("2 bad", ["a", "b"], "problems") == "2 bad: a; b"
+    assert first_few("5 bad", list("abcde"), "problems") == "5 bad: a; b; c; and 2 more problems (see the table)"
+    assert first_few("4 failed", list("abcd"), "") == "4 failed: a; b; c; and 1 more (see the table)"

@@ -26,7 +26,7 @@ from orchestrator.layout import (
     REGISTRY_NAMES,
     is_yank_marker,
 )
-from orchestrator.logic.failures import invalid_file_rows, markdown_rows
+from orchestrator.logic.failures import first_few, invalid_file_rows, markdown_rows
 from orchestrator.logic.incremental import (
     entries_not_as_recorded,
     known_invalid_files,
@@ -39,7 +39,7 @@ from orchestrator.logic.incremental import (
 from orchestrator.logic.transform import is_enabled, overridden
 from orchestrator.logic.validation import bucket_path_problems, validate_metadata_bytes
 from orchestrator.logic.yank import markers_to_read, release_candidates_to_rebuild, with_rebuilt, yank_marker_changes
-from orchestrator.models.steps import MetadataDefinitions, MetadataFile
+from orchestrator.models.steps import InvalidFileRow, MetadataDefinitions, MetadataFile
 from orchestrator.resources.gcs import BlobInfo, GcsBlobListing, GcsBucketManager, glob_to_regex
 from orchestrator.resources.state import read_entry_manifest
 
@@ -258,6 +258,17 @@ def metadata_definitions(
 
 
 PREVIEW_ROWS = 15
+
+
+def invalid_problems_preview(rows: list[InvalidFileRow]) -> str:
+    return markdown_rows(
+        ["file", "field", "reason"],
+        [(row.file, row.field, row.reason) for row in rows],
+        PREVIEW_ROWS,
+        "problems of invalid metadata files",
+    )
+
+
 # A check's or report's table keeps at most this many rows (its counts are always exact).
 TABLE_ROWS = 1000
 INVALID_FILE_COLUMNS = [TableColumn("file", "string"), TableColumn("field", "string"), TableColumn("reason", "string")]
@@ -278,16 +289,7 @@ def valid_metadata_report(metadata_definitions: MetadataDefinitions) -> Output[d
                 [TableRecord({"file": path, "reason": "; ".join(problems)}) for path, problems in invalid.items()],
                 schema=TableSchema(columns=[TableColumn("file", "string"), TableColumn("reason", "string")]),
             ),
-            "preview": MetadataValue.md(
-                markdown_rows(
-                    ["file", "field", "reason"],
-                    [(row.file, row.field, row.reason) for row in rows],
-                    PREVIEW_ROWS,
-                    "problems of invalid metadata files",
-                )
-                if invalid
-                else "Every metadata file is valid."
-            ),
+            "preview": MetadataValue.md(invalid_problems_preview(rows) if invalid else "Every metadata file is valid."),
         },
     )
 
@@ -307,11 +309,11 @@ def metadata_files_valid(
     rows = invalid_file_rows(invalid)
     total = len(metadata_definitions.live_paths)
     if invalid:
-        description = f"{len(invalid)} of {total} metadata files are invalid: " + "; ".join(
-            f"{row.file}: {row.field}: {row.reason}" for row in rows[:3]
+        description = first_few(
+            f"{len(invalid)} of {total} metadata files are invalid",
+            [f"{row.file}: {row.field}: {row.reason}" for row in rows],
+            "problems",
         )
-        if len(rows) > 3:
-            description += f"; and {len(rows) - 3} more problems (see the table)"
     else:
         description = f"all {total} metadata files are valid"
     context.log.info(description)
@@ -330,13 +332,6 @@ def metadata_files_valid(
                 ],
                 schema=TableSchema(columns=INVALID_FILE_COLUMNS),
             ),
-            "preview": MetadataValue.md(
-                markdown_rows(
-                    ["file", "field", "reason"],
-                    [(row.file, row.field, row.reason) for row in rows],
-                    PREVIEW_ROWS,
-                    "problems of invalid metadata files",
-                )
-            ),
+            "preview": MetadataValue.md(invalid_problems_preview(rows)),
         },
     )

@@ -35,7 +35,7 @@ from orchestrator.layout import (
     release_candidate_metadata_beside,
     repository_folder_of,
 )
-from orchestrator.logic.failures import failed_entry_rows, markdown_rows
+from orchestrator.logic.failures import failed_entry_rows, first_few, markdown_rows
 from orchestrator.logic.incremental import (
     expected_entry_generation,
     failed_outcome,
@@ -427,11 +427,9 @@ def registry_entries_built(
     rows = registry_entry.failed_entries
     waiting = [row for row in rows if row.awaited_specs]
     if rows:
-        description = f"{len(rows)} entries failed to build: " + "; ".join(
-            f"{row.file} ({row.registry}): {row.reason}" for row in rows[:3]
+        description = first_few(
+            f"{len(rows)} entries failed to build", [f"{row.file} ({row.registry}): {row.reason}" for row in rows], ""
         )
-        if len(rows) > 3:
-            description += f"; and {len(rows) - 3} more (see the table)"
     else:
         description = "every entry of every valid metadata file is built"
     context.log.info(description)

@@ -49,6 +49,14 @@ def failed_entry_rows(manifest: EntryManifest) -> list[FailedEntryRow]:
     return rows
 
 
+def first_few(head: str, items: Sequence[str], rest_noun: str, shown: int = 3) -> str:
+    """`head: a; b; c; and N more <rest_noun> (see the table)`: a check's one-line description."""
+    text = f"{head}: " + "; ".join(items[:shown])
+    if len(items) > shown:
+        text += f"; and {len(items) - shown} more{' ' + rest_noun if rest_noun else ''} (see the table)"
+    return text
+
+
 def markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]], limit: int, noun: str) -> str:
     """A markdown table of the first `limit` rows, saying how many there are in all."""
     if not rows:
