@@ -372,20 +372,23 @@ def scenario_bad_inputs(campaign: Campaign, only: set[str] | None) -> ScenarioRe
         assert stored is not None
         return yaml.safe_load(stored[0])["data"]
 
-    kinds = [bad.kind for bad in catalogue(data_of(victims[0]), data_of(other)) if only is None or bad.kind in only]
+    # Every batch puts the latest/ files back as they were, so each connector's data is read once.
+    data = {repository: data_of(repository) for repository in campaign.repositories}
+
+    kinds = [bad.kind for bad in catalogue(data[victims[0]], data[other]) if only is None or bad.kind in only]
     alone = [kind for kind in kinds if kind == "duplicate-definition-id"]
     together = [kind for kind in kinds if kind not in alone]
     batches = [together[index : index + BAD_INPUT_BATCH] for index in range(0, len(together), BAD_INPUT_BATCH)]
     batches += [[kind] for kind in alone]
     result.notes.append(f"{len(kinds)} kinds in {len(batches)} runs")
-    _give_specs_for_catalogue_tags(campaign, other, str(data_of(other)["dockerImageTag"]))
+    _give_specs_for_catalogue_tags(campaign, other, str(data[other]["dockerImageTag"]))
     for batch in batches:
         cases = []  # (kind, victim, bad input, files)
         # An id is claimed within one connector type: the duplicate's victim is of the thief's type.
-        same_type = [v for v in victims if data_of(v)["connectorType"] == data_of(other)["connectorType"]]
+        same_type = [v for v in victims if data[v]["connectorType"] == data[other]["connectorType"]]
         for kind, victim in zip(batch, same_type if batch == alone else victims, strict=False):
-            _give_specs_for_catalogue_tags(campaign, victim, str(data_of(victim)["dockerImageTag"]))
-            bad = next(item for item in catalogue(data_of(victim), data_of(other)) if item.kind == kind)
+            _give_specs_for_catalogue_tags(campaign, victim, str(data[victim]["dockerImageTag"]))
+            bad = next(item for item in catalogue(data[victim], data[other]) if item.kind == kind)
             cases.append((kind, victim, bad, resolve(bad, victim)))
         touched = {victim for _, victim, _, _ in cases} | {other}
         originals = {latest_path(repository): campaign.bucket.read(latest_path(repository)) for repository in touched}
