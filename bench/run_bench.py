@@ -274,6 +274,16 @@ def scenario_build(args: dict) -> dict:
     return _run_generate_registry(args.get("profile"))
 
 
+def sensor_resources(resources: dict) -> dict:
+    """The resources the daemon builds for the metadata sensor's tick: only those it asks for (the
+    daemon never builds a code location's other resources for a sensor; building all 15 added
+    0.15-0.25 s to every tick measured here)."""
+    from orchestrator.sensors import metadata as sensor_module
+
+    required = sensor_module.generate_registry_on_new_latest_metadata_file_blobs.required_resource_keys
+    return {key: value for key, value in resources.items() if key in required}
+
+
 def primed_cursor(resources: dict, instance, defn) -> str:
     """The metadata sensor's cursor as it stands once the run for the current bucket has succeeded:
     every file acknowledged, the spec watch the run wrote already read."""
@@ -326,7 +336,7 @@ def scenario_sensor_run(args: dict) -> dict:
     from orchestrator.sensors import metadata as sensor_module
 
     defn = defs()
-    resources = local_resources(os.environ)
+    resources = sensor_resources(local_resources(os.environ))
     with DagsterInstance.ephemeral() as instance:
         primed = primed_cursor(resources, instance, defn)
         metadata, specs = (
@@ -355,7 +365,7 @@ def scenario_sensor(args: dict) -> dict:
     from orchestrator.sensors import metadata as sensor_module
 
     defn = defs()
-    resources = local_resources(os.environ)
+    resources = sensor_resources(local_resources(os.environ))
     metadata = bucket_manager(args["emulator_url"], args["metadata_bucket"])
     specs = bucket_manager(args["emulator_url"], args["spec_bucket"])
     sensor_def = sensor_module.generate_registry_on_new_latest_metadata_file_blobs

@@ -123,6 +123,23 @@ def test_empty_bucket_skips_with_a_reason(gcs_env, resources, instance):
     assert requests == [] and skip == NO_CHANGE
 
 
+def test_the_ticks_listing_names_what_the_full_listing_names_with_the_same_generations(gcs_env, resources):
+    put_connector(gcs_env, make_data("source-alpha"))
+    put_connector(gcs_env, make_data("source-beta", tag="2.0.0"))
+    bucket = gcs_env["metadata"]
+    bucket.write("metadata/airbyte/source-beta/2.0.0/.yanked", b"broken release\n")
+    bucket.write("metadata/airbyte/source-beta/2.0.0/icon.svg", b"<svg/>")
+    bucket.write("metadata/airbyte/source-beta/2.0.0/notes.yaml", b"not a metadata file")
+    listing = resources["metadata_file_and_yank_marker_blobs"]
+
+    generations = listing.generations()
+
+    assert generations == {blob.name: blob.generation for blob in listing.list()}
+    assert "metadata/airbyte/source-beta/2.0.0/.yanked" in generations
+    assert {name.rsplit("/", 1)[1] for name in generations} == {"metadata.yaml", ".yanked"}
+    assert len(generations) == 5  # two connectors' versioned and latest/ files, one marker
+
+
 def test_new_file_requests_one_run_and_same_state_asks_nothing_new(gcs_env, resources, instance):
     put_connector(gcs_env, make_data("source-alpha"))
     requests, skip, cursor = tick(metadata_sensor, resources, instance)

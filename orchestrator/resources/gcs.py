@@ -9,7 +9,7 @@ import datetime
 import hashlib
 import json
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
@@ -117,20 +117,30 @@ def _glob_body(pattern: str) -> str:
     return regex
 
 
-def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: str | None = None) -> list[BlobInfo]:
-    """Every object under `prefix` whose name matches `glob`, sorted by name. Errors propagate."""
+def _listing_items(
+    client: storage.Client, bucket_name: str, prefix: str, glob: str | None, fields: str
+) -> Iterator[dict]:
+    """The raw JSON items of a listing whose names match `glob` (a Blob object per item would cost
+    more than the request). Errors propagate."""
     matcher = glob_to_regex(glob) if glob else None
     iterator = client.list_blobs(
         bucket_name,
         prefix=prefix,
         match_glob=glob,  # narrows the listing on real GCS; the emulator ignores it
-        fields="items(name,generation,etag,md5Hash,size,updated),nextPageToken",
+        fields=f"items({fields}),nextPageToken",
         # Real GCS caps a page at 1,000 objects whatever is asked. The emulator honours any
         # size and reads its whole bucket for every page, so one page is several times faster.
         page_size=LISTING_PAGE_SIZE,
     )
+    for page in iterator.pages:
+        for item in page.raw_page.get("items", ()):
+            if matcher is None or matcher.match(item["name"]):
+                yield item
+
+
+def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: str | None = None) -> list[BlobInfo]:
+    """Every object under `prefix` whose name matches `glob`, sorted by name. Errors propagate."""
     blobs = [
-        # The pages' raw JSON items: a Blob object per item would cost more than the request.
         BlobInfo(
             item["name"],
             int(item["generation"]),
@@ -139,11 +149,18 @@ def list_objects(client: storage.Client, bucket_name: str, prefix: str, glob: st
             int(item.get("size") or 0),
             iso_utc(item.get("updated")),
         )
-        for page in iterator.pages
-        for item in page.raw_page.get("items", ())
-        if matcher is None or matcher.match(item["name"])
+        for item in _listing_items(client, bucket_name, prefix, glob, "name,generation,etag,md5Hash,size,updated")
     ]
     return sorted(blobs, key=lambda blob: blob.name)
+
+
+def list_generations(client: storage.Client, bucket_name: str, prefix: str, glob: str | None = None) -> dict[str, int]:
+    """name -> generation of every object under `prefix` whose name matches `glob`: what a change
+    detector needs, without the rest of each object's description."""
+    return {
+        item["name"]: int(item["generation"])
+        for item in _listing_items(client, bucket_name, prefix, glob, "name,generation")
+    }
 
 
 @lru_cache(maxsize=8)
@@ -208,6 +225,10 @@ class GcsBucketManager(ConfigurableResource):
 
         A listing error propagates: an unreadable bucket must never look like an empty one."""
         return list_objects(self.gcp_gcs_client.get_client(), self.bucket_name, prefix, glob)
+
+    def list_generations(self, prefix: str, glob: str | None = None) -> dict[str, int]:
+        """name -> generation of every object under `prefix` matching `glob`. Errors propagate."""
+        return list_generations(self.gcp_gcs_client.get_client(), self.bucket_name, prefix, glob)
 
     def read_blob(self, path: str) -> tuple[bytes, BlobInfo] | None:
         """The object's bytes and what a listing would say of it, or None when it does not exist."""
@@ -358,6 +379,10 @@ class GcsBlobListing(ConfigurableResource):
     def list(self) -> list[BlobInfo]:
         return self.gcs_bucket_manager.list_blobs(self.prefix, self.glob)
 
+    def generations(self) -> dict[str, int]:
+        """name -> generation of the listed objects (a change detector's listing)."""
+        return self.gcs_bucket_manager.list_generations(self.prefix, self.glob)
+
 
 class SpecCache(ConfigurableResource):
     """`spec_cache`: connection specs at specs/<dockerRepository>/<dockerImageTag>/spec[.cloud].json."""
@@ -390,11 +415,13 @@ class SpecCache(ConfigurableResource):
         wanted = set(paths)
         folders = sorted({folder_of(path) for path in wanted})
         client = self.gcp_gcs_client.get_client()
+        listed: dict[str, int] = {}
         if len(folders) <= folder_listing_limit:
-            listed = [blob for folder in folders for blob in list_objects(client, self.bucket_name, f"{folder}/")]
+            for folder in folders:
+                listed.update(list_generations(client, self.bucket_name, f"{folder}/"))
         else:
-            listed = list_objects(client, self.bucket_name, f"{SPEC_FOLDER}/")
-        return {blob.name: blob.generation for blob in listed if blob.name in wanted}
+            listed = list_generations(client, self.bucket_name, f"{SPEC_FOLDER}/")
+        return {name: generation for name, generation in listed.items() if name in wanted}
 
     def cloud_spec_paths(self) -> set[str]:
         """Every spec.cloud.json in the cache, from one listing (narrowed to those files on real GCS)."""

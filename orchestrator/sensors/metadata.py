@@ -403,6 +403,15 @@ def evaluate_metadata_tick(
     specs = check_specs(cursor, spec_source)
 
     def next_cursor(new_pending: PendingRequest | None) -> str:
+        if (
+            cursor_str
+            and new_pending is None
+            and cursor.pending is None
+            and acknowledged is cursor.acknowledged
+            and specs.watch_generation == cursor.watch_generation
+            and specs.watched == cursor.watched_specs
+        ):
+            return cursor_str  # a tick that saw nothing new leaves the cursor as it was: no re-encoding
         return encode_cursor(MetadataCursor(acknowledged, new_pending, specs.watched, specs.watch_generation))
 
     changes = diff_states(acknowledged, current)
@@ -467,9 +476,9 @@ def generate_registry_on_new_latest_metadata_file_blobs(
     spec_cache: SpecCache,
 ) -> SensorResult:
     # Yank markers are watched like metadata files: a yank or unyank changes what the registries list.
-    listing = metadata_file_and_yank_marker_blobs.list()
+    listing = metadata_file_and_yank_marker_blobs.generations()
     outcome, cursor = evaluate_metadata_tick(
-        listing,
+        listing.items(),
         context.cursor,
         instance_run_status_lookup(context.instance),
         BucketSpecWatch(gcs_bucket_manager, spec_cache),
