@@ -12,6 +12,7 @@ from orchestrator.assets.registry import publish_registry, stage_registry
 from orchestrator.models.steps import MetadataEntries, RegistryEntryResult
 from orchestrator.resources.gcs import ConcurrentWriteError
 from orchestrator.resources.policy import RegistryPublishPolicy
+from orchestrator.resources.state import read_entry_manifest
 from tests.builders import code_location, make_data, make_spec, put_connector
 
 
@@ -229,12 +230,9 @@ def test_concurrent_writer_is_detected_not_overwritten(gcs_env, resources):
     assert run_job(resources, job_name="generate_registry_entry").success
     # This run stages the registry (reading the published generation) ...
     with build_resources(resources) as bound:
-        staged = stage_registry(
-            "oss",
-            bound.latest_oss_registry_entries_file_blobs,
-            bound.gcs_bucket_manager,
-            RegistryEntryResult(),
-        )
+        manifest, _ = read_entry_manifest(bound.gcs_bucket_manager)
+        entries = RegistryEntryResult(entry_generations={"oss": manifest.published_entry_generations("oss")})
+        staged = stage_registry("oss", bound.gcs_bucket_manager, entries)
     assert [connector["dockerImageTag"] for connector in staged.connectors] == ["1.3.0"]
     # ... then another writer publishes first: this run must fail, not overwrite the newer file.
     newer = gcs_env["metadata"].read("registries/v0/oss_registry.json")[0].replace(b"1.2.3", b"1.2.4")

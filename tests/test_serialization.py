@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.local.sample import generate_sample
-from orchestrator.logic.serialization import from_json_bytes, reference_json_bytes, to_json_bytes
+from orchestrator.logic.serialization import embedded_json, from_json_bytes, reference_json_bytes, to_json_bytes
 
 EDGE_CASES: list[Any] = [
     {},
@@ -58,6 +58,21 @@ def test_realistic_specs_and_registry_shapes():
         "sources": [{"spec": spec} for spec in specs[3:]],
     }
     assert to_json_bytes(registry) == reference_json_bytes(registry)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 5])
+def test_a_value_embedded_ahead_writes_the_same_document(depth):
+    sample = generate_sample(6, 3, seed=11, spec_size="realistic")
+    values = [*EDGE_CASES, *(json.loads(data) for data in list(sample.spec_objects.values())[:6])]
+    values.append({"multi\nline": "a\nb\r\n\tc", "nested": [{"k": "\n"}, [], {}], "x": [[1, [2, {"y": "\n"}]]]})
+
+    def nest(value, levels):  # `value` at `levels` levels deep: objects and lists alternating
+        for level in range(levels):
+            value = {"key": value, "after": 1} if level % 2 else [0, value]
+        return value
+
+    for value in values:
+        assert to_json_bytes(nest(embedded_json(value, depth), depth)) == to_json_bytes(nest(value, depth))
 
 
 @pytest.mark.parametrize("value", [{"a": object()}, [set()], {(1, 2): "tuple key"}])

@@ -51,16 +51,17 @@ from orchestrator.logic.registry import (
     publish_safety_checks,
     registry_connectors,
     registry_entries,
+    registry_secret_names,
     resolve_duplicate_definition_ids,
+    with_spec_embedded,
 )
-from orchestrator.logic.secrets import all_secret_property_names
 from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.logic.yank import plan_registry_yanks, yank_diff_items
 from orchestrator.models.distribution import PublishedObject
 from orchestrator.models.state import RegistryDocumentsState
 from orchestrator.models.steps import PublishedDocuments, PublishOutcome, RegistryEntryResult, StagedRegistry
-from orchestrator.resources.gcs import ConcurrentWriteError, GcsBlobListing, GcsBucketManager, md5_base64
+from orchestrator.resources.gcs import ConcurrentWriteError, GcsBucketManager, md5_base64
 from orchestrator.resources.policy import RegistryPublishPolicy, RegistrySigning
 from orchestrator.resources.state import (
     read_documents_state,
@@ -75,21 +76,15 @@ PREVIEW_ROWS = 15
 
 
 def stage_registry(
-    registry_name: str,
-    entry_listing: GcsBlobListing,
-    gcs_bucket_manager: GcsBucketManager,
-    entries: RegistryEntryResult,
+    registry_name: str, gcs_bucket_manager: GcsBucketManager, entries: RegistryEntryResult
 ) -> StagedRegistry:
     previous_raw, previous, previous_generation = read_json_document(gcs_bucket_manager, registry_path(registry_name))
     inputs, inputs_generation = read_registry_inputs(gcs_bucket_manager, registry_name)
 
-    # Which latest/ entries exist, at which generation: a full run lists them (and so also sees
-    # entries it did not write); a run on the sensor's named files takes them from the manifest the
-    # entries step just wrote, so that its cost does not grow with the bucket.
-    if entries.full_scan:
-        generations = {blob.name: blob.generation for blob in entry_listing.list()}
-    else:
-        generations = dict(entries.entry_generations[registry_name])
+    # Which latest/ entries exist, at which generation: those of the manifest the entries step just
+    # wrote. A full run's listing has already compared every entry with it (and rebuilt any that was
+    # not the one recorded), so listing them again would only cost a listing of the whole folder.
+    generations = dict(entries.entry_generations[registry_name])
     # A connector whose latest/ version is yanked is listed from the version chosen instead, or not at all.
     yanks = plan_registry_yanks(registry_name, generations, entries.yanked_connectors)
     generations = yanks.generations
@@ -99,9 +94,11 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
+    embedded_secret_names: dict[str, set[str]] = {}
     downloaded = gcs_bucket_manager.read_many(plan.to_download)
     for path in plan.to_download:
-        # Each entry's bytes are let go as soon as it is parsed: the step's peak is the parsed entries.
+        # Each entry's bytes are let go as soon as it is parsed, and its spec once serialised: the
+        # step holds one parsed spec at a time, not every one.
         stored = downloaded.pop(path)
         if stored is None:
             raise Failure(
@@ -110,7 +107,8 @@ def stage_registry(
                 f"Run again; if it persists, delete gs://{gcs_bucket_manager.bucket_name}/{ENTRY_MANIFEST_PATH} "
                 "to rebuild every entry"
             )
-        entries_by_path[path], generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
+        entry, generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
+        entries_by_path[path], embedded_secret_names[path] = with_spec_embedded(entry)
 
     previous_by_path = {
         path: published[(known.connector_type, known.definition_id)]
@@ -126,9 +124,7 @@ def stage_registry(
         registry_name=registry_name,
         payload=to_json_bytes(registry),
         connectors=registry_connectors(registry),
-        secret_property_names=sorted(
-            all_secret_property_names(entry.get("spec") or {} for entry in registry_entries(registry))
-        ),
+        secret_property_names=sorted(registry_secret_names(entries_by_path, embedded_secret_names)),
         previous_connectors=registry_connectors(previous),
         previous_generation=previous_generation,
         previous_sha256=hashlib.sha256(previous_raw).hexdigest() if previous_raw is not None else None,
@@ -181,13 +177,9 @@ def _staged_output(staged: StagedRegistry) -> Output[StagedRegistry]:
     description="The oss registry built from every latest/oss.json entry, staged for audit before publishing.",
 )
 def latest_oss_registry_entries(
-    registry_entry: RegistryEntryResult,
-    latest_oss_registry_entries_file_blobs: GcsBlobListing,
-    gcs_bucket_manager: GcsBucketManager,
+    registry_entry: RegistryEntryResult, gcs_bucket_manager: GcsBucketManager
 ) -> Output[StagedRegistry]:
-    return _staged_output(
-        stage_registry("oss", latest_oss_registry_entries_file_blobs, gcs_bucket_manager, registry_entry)
-    )
+    return _staged_output(stage_registry("oss", gcs_bucket_manager, registry_entry))
 
 
 @asset(
@@ -195,13 +187,9 @@ def latest_oss_registry_entries(
     description="The cloud registry built from every latest/cloud.json entry, staged for audit before publishing.",
 )
 def latest_cloud_registry_entries(
-    registry_entry: RegistryEntryResult,
-    latest_cloud_registry_entries_file_blobs: GcsBlobListing,
-    gcs_bucket_manager: GcsBucketManager,
+    registry_entry: RegistryEntryResult, gcs_bucket_manager: GcsBucketManager
 ) -> Output[StagedRegistry]:
-    return _staged_output(
-        stage_registry("cloud", latest_cloud_registry_entries_file_blobs, gcs_bucket_manager, registry_entry)
-    )
+    return _staged_output(stage_registry("cloud", gcs_bucket_manager, registry_entry))
 
 
 def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts:

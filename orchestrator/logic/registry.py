@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from pydantic import ValidationError
 
+from orchestrator.logic.secrets import secret_property_names
+from orchestrator.logic.serialization import embedded_json
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.models.registry import ConnectorRegistryV0
 from orchestrator.models.steps import DuplicateResolution
@@ -19,6 +22,29 @@ def build_registry(entries_by_path: Mapping[str, dict]) -> dict:
         entry = entries_by_path[path]
         registry["sources" if entry_connector_type(entry) == "source" else "destinations"].append(entry)
     return registry
+
+
+# Where a registry holds an entry's spec: {"sources": [{"spec": ...}]}.
+SPEC_DEPTH_IN_REGISTRY = 3
+
+
+def with_spec_embedded(entry: dict) -> tuple[dict, set[str]]:
+    """The entry with its spec (most of its size) already serialised as the registry will hold it,
+    and the spec's secret property names, which the secrets mask needs from it."""
+    spec = entry.get("spec")
+    if not isinstance(spec, dict):
+        return entry, secret_property_names(spec or {})
+    return {**entry, "spec": embedded_json(spec, SPEC_DEPTH_IN_REGISTRY)}, secret_property_names(spec)
+
+
+def registry_secret_names(entries_by_path: Mapping[str, dict], embedded: Mapping[str, set[str]]) -> set[str]:
+    """Every secret property name of the registry's entries: taken from `embedded` (path -> names)
+    for an entry whose spec `with_spec_embedded` serialised, read from the spec otherwise."""
+    names: set[str] = set()
+    for path, entry in entries_by_path.items():
+        spec = entry.get("spec")
+        names |= embedded[path] if isinstance(spec, orjson.Fragment) else secret_property_names(spec or {})
+    return names
 
 
 def registry_entries(registry: dict | None) -> list[dict]:

@@ -29,6 +29,15 @@ def to_json_bytes(value: Any) -> bytes:
     return orjson.dumps(value, option=_JSON_OPTIONS)
 
 
+def embedded_json(value: Any, depth: int) -> orjson.Fragment:
+    """`value` already serialised as `to_json_bytes` writes it `depth` levels deep in a document
+    (each level two spaces): the document written with the fragment in its place is byte for byte
+    the one written with the value, and the parsed value can be let go in the meantime. Exact
+    because JSON text holds a line break only as indentation (one inside a string is written `\\n`)."""
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    return orjson.Fragment(text.replace(b"\n", b"\n" + b"  " * depth))
+
+
 def from_json_bytes(data: bytes) -> Any:
     """Exactly `json.loads(data)`: the same value, or the same error. orjson reads what both accept
     the same way (dicts in the same key order, the last of duplicate keys, floats correctly
