@@ -320,3 +320,21 @@ def test_a_build_killed_before_the_manifest_leaves_verify_failing_until_the_next
     assert metadata_value(result, "persisted_oss_registry", "published") == "unchanged (same bytes)"
     assert metadata_value(result, "persisted_oss_registry_documents", "written") == 0
     assert metadata_value(result, "persisted_registry_manifest", "published") is True
+
+
+def test_documents_are_validated_when_they_are_to_be_written():
+    from orchestrator.logic.distribution import distribution_checks
+
+    broken = {"sourceDefinitionId": "2a7f8d4e-0000-4000-8000-000000000001"}  # no name, no image: not an entry
+    documents = {"registries/v0/connectors/oss/2a7f8d4e.json": (broken, to_json_bytes(broken))}
+    index = to_json_bytes({"destinations": [], "sources": []})
+
+    def schema_check(to_write):
+        checks = distribution_checks("registries/v0/oss_index.json", index, documents, [], 1, to_write=to_write)
+        return next(check for check in checks if check.name == "schema_valid")
+
+    assert not schema_check(None).passed
+    assert not schema_check(list(documents)).passed
+    assert "2a7f8d4e.json" in schema_check(list(documents)).description
+    # Unchanged since it was published (and so audited when it was written): not validated again.
+    assert schema_check([]).passed

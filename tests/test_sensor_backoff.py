@@ -12,6 +12,7 @@ from orchestrator.logic.spec_watch import (
     MIXED_GENERATIONS,
     changed_specs,
     files_to_rebuild,
+    spec_watch_changed,
     spec_watch_of,
     watch_summary,
 )
@@ -151,6 +152,44 @@ def test_spec_watch_of_the_manifest():
     # A spec leaving the cache rebuilds nothing.
     assert changed_specs({SPEC: 5}, {}) == {}
     assert changed_specs({SPEC: 5}, {SPEC: 5}) == {}
+
+
+def test_the_watch_changes_exactly_when_a_touched_record_changes_what_it_watches():
+    import random
+
+    rng = random.Random(3)
+    specs = [SPEC, CLOUD_SPEC, "specs/airbyte/source-y/2.0.0/spec.json"]
+    files = [
+        FILE,
+        LATEST,
+        "metadata/airbyte/source-y/2.0.0/metadata.yaml",
+        "metadata/airbyte/source-y/latest/metadata.yaml",
+    ]
+
+    def random_record() -> ProcessedMetadataFile:
+        registries = {
+            name: {spec: rng.choice([0, 5, 7]) for spec in rng.sample(specs, rng.randint(0, 2))}
+            for name in rng.sample(["oss", "cloud"], rng.randint(0, 2))
+        }
+        return record(valid=rng.random() > 0.2, **registries)
+
+    outcomes = set()
+    for _ in range(400):
+        before = EntryManifest(files={path: random_record() for path in files if rng.random() > 0.2})
+        touched = set(rng.sample(files, rng.randint(0, len(files))))
+        after_files = dict(before.files)
+        for path in touched:
+            if rng.random() < 0.3:
+                after_files.pop(path, None)
+            elif rng.random() < 0.5 and path in before.files:
+                after_files[path] = before.files[path].model_copy()  # rebuilt, same specs
+            else:
+                after_files[path] = random_record()
+        after = EntryManifest(files=after_files)
+        changed = spec_watch_of(before) != spec_watch_of(after)
+        assert spec_watch_changed(before, after, touched) == changed
+        outcomes.add(changed)
+    assert outcomes == {True, False}
 
 
 class FakeSpecs:

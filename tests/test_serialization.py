@@ -105,6 +105,14 @@ READ_CASES: list[bytes] = [
     b"[-0, -0.0, 0e0, 1E+2, 5e-324, 1.7976931348623157e308, 0.30000000000000004]",
     b'{"\\ud83d\\ude00": "\\u0000\\/\\uffff"}',
     b"[" * 2000 + b"]" * 2000,
+    # 19-digit runs after each character a number can follow, and inside strings and exponents
+    b"12345678901234567890123",
+    b'{"a":12345678901234567890123,"b":[12345678901234567890123,-12345678901234567890123]}',
+    b'{"a": 12345678901234567890123, "b":\t12345678901234567890123,\n"c":\r\n12345678901234567890123}',
+    b"[+12345678901234567890123]",
+    b"[1.12345678901234567890123, 1e1234567890123456789, 1E0000000000000000000001, 1e-1234567890123456789]",
+    b'{"image": "python-connector-base:8.1.0@sha256:5f968defd8b43e1d1d219815341106721600949dee2362c97"}',
+    b'["12345678901234567890123", "x:12345678901234567890123", "a 12345678901234567890123"]',
 ]
 
 
@@ -117,6 +125,19 @@ def test_from_json_bytes_reads_what_json_loads_reads(data):
             from_json_bytes(data)
         return
     assert repr(from_json_bytes(data)) == repr(expected)
+
+
+def test_from_json_bytes_reads_digests_in_strings_with_orjson(monkeypatch):
+    # Every real registry holds sha256 digests, some with 19-digit runs: they are not numbers, so
+    # the document is read by orjson, not by the standard library.
+    document = {"image": "base@sha256:5f968defd8b43e1d1d219815341106721600949dee2362c97", "n": 10**17}
+    data = json.dumps(document).encode()
+
+    def refused(*args, **kwargs):
+        raise AssertionError("read by json.loads")
+
+    monkeypatch.setattr(json, "loads", refused)
+    assert from_json_bytes(data) == document
 
 
 @pytest.mark.parametrize("data", [b"", b"[1,]", b'{"a" 1}', b'["\xff"]', b'["a\x01"]', b"[1] x"])

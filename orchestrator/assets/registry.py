@@ -432,10 +432,19 @@ def publish_registry_documents(
     index_payload = to_json_bytes(light_index(registry))
     entries, duplicate_problems = connector_documents(registry, registry_name)
     documents = {path: (entry, to_json_bytes(entry)) for path, entry in entries.items()}
+    wanted = {light_index_path(registry_name): index_payload, **{path: item[1] for path, item in documents.items()}}
+    state, state_generation = read_documents_state(gcs_bucket_manager, registry_name)
+    known = _known_documents(staged, gcs_bucket_manager, state, state_generation)
+    plan = plan_documents(wanted, known)
     failing = [
         check
         for check in distribution_checks(
-            light_index_path(registry_name), index_payload, documents, duplicate_problems, len(staged.connectors)
+            light_index_path(registry_name),
+            index_payload,
+            documents,
+            duplicate_problems,
+            len(staged.connectors),
+            to_write=plan.write,
         )
         if not check.passed
     ]
@@ -444,11 +453,6 @@ def publish_registry_documents(
             f"refusing to publish the {registry_name} light index and documents; those published stay in place: "
             + " | ".join(f"{check.name}: {check.description}" for check in failing)
         )
-
-    wanted = {light_index_path(registry_name): index_payload, **{path: item[1] for path, item in documents.items()}}
-    state, state_generation = read_documents_state(gcs_bucket_manager, registry_name)
-    known = _known_documents(staged, gcs_bucket_manager, state, state_generation)
-    plan = plan_documents(wanted, known)
     generations = {path: known[path].generation for path in plan.unchanged}
     generations.update(
         _write_all(

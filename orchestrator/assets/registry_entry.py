@@ -47,7 +47,7 @@ from orchestrator.logic.incremental import (
     unrecorded_registries,
 )
 from orchestrator.logic.serialization import to_json_bytes
-from orchestrator.logic.spec_watch import spec_watch_of
+from orchestrator.logic.spec_watch import spec_watch_changed, spec_watch_of
 from orchestrator.logic.transform import (
     RegistryEntryError,
     ReleaseCandidate,
@@ -371,9 +371,9 @@ def registry_entry(
     if new_manifest != manifest:
         write_entry_manifest(gcs_bucket_manager, new_manifest, if_generation_match=manifest_generation)
     # Written after the manifest it is derived from, and again whenever it is missing.
-    watch = spec_watch_of(new_manifest)
-    if watch != spec_watch_of(manifest) or not gcs_bucket_manager.generation_of(SPEC_WATCH_PATH):
-        write_spec_watch(gcs_bucket_manager, watch)
+    touched = {*processed, *metadata_entry.deleted}
+    if spec_watch_changed(manifest, new_manifest, touched) or not gcs_bucket_manager.generation_of(SPEC_WATCH_PATH):
+        write_spec_watch(gcs_bucket_manager, spec_watch_of(new_manifest))
     for registry in REGISTRY_NAMES:
         result.entry_generations[registry] = new_manifest.published_entry_generations(registry)
         result.disabled_definition_ids[registry] = new_manifest.disabled_definition_ids(registry)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -83,12 +83,15 @@ def distribution_checks(
     documents: Mapping[str, tuple[dict, bytes]],
     document_problems: Sequence[str],
     connector_count: int,
+    to_write: Collection[str] | None = None,
 ) -> list[SafetyCheck]:
     """The registry's blocking checks, applied to what is derived from it before it is published:
-    schema (the light index and every document), no duplicates (one document per connector), not
-    empty, and no loss (every connector of the audited registry has its document)."""
+    schema (the light index and every document to write: `to_write`, None for all; one already
+    published with the same bytes passed it when it was written), no duplicates (one document per
+    connector), not empty, and no loss (every connector of the audited registry has its document)."""
     schema = _schema_problems(index_path, ConnectorRegistryLightIndex, index_payload)
-    schema += document_schema_problems(documents)
+    checked = documents if to_write is None else {path: documents[path] for path in to_write if path in documents}
+    schema += document_schema_problems(checked)
     missing = connector_count - len(documents) - len(document_problems)
     return [
         SafetyCheck("schema_valid", not schema, "; ".join(schema[:20]) or "the light index and every document match"),

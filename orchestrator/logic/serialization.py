@@ -23,6 +23,24 @@ _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_N
 # several times faster than a regular expression), then the run is one substring search.
 _DIGITS_AS_ZEROS = bytes(ord("0") if chr(byte).isdigit() and byte < 128 else ord(" ") for byte in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
+# A number's digits follow one of these (or start the document); a run after anything else is inside
+# a string (a sha256 digest in an image name holds such runs) or an exponent, which orjson reads
+# as json.loads does or refuses. After "." it may be a long fraction: left to json.loads too.
+_NUMBER_LEADS = frozenset(b" \t\r\n:,[-+.")
+
+
+def _may_hold_a_long_number(data: bytes) -> bool:
+    digits = data.translate(_DIGITS_AS_ZEROS)
+    start = digits.find(_LONG_DIGIT_RUN)
+    while start >= 0:
+        # `find` gives the leftmost match: the first digit of a run.
+        if start == 0 or data[start - 1] in _NUMBER_LEADS:
+            return True
+        end = digits.find(b" ", start)
+        if end < 0:
+            return False
+        start = digits.find(_LONG_DIGIT_RUN, end)
+    return False
 
 
 def to_json_bytes(value: Any) -> bytes:
@@ -43,9 +61,9 @@ def from_json_bytes(data: bytes) -> Any:
     the same way (dicts in the same key order, the last of duplicate keys, floats correctly
     rounded), several times faster; whatever orjson refuses (NaN and infinities, lone surrogates,
     a byte-order mark, another encoding than UTF-8, too deep a nesting) and any document with a
-    19-digit run (an integer orjson would turn into a float) is read by `json.loads` instead, which
-    then also raises the error the caller expects."""
-    if data.translate(_DIGITS_AS_ZEROS).find(_LONG_DIGIT_RUN) < 0:
+    19-digit run where a number can start (an integer orjson would turn into a float) is read by
+    `json.loads` instead, which then also raises the error the caller expects."""
+    if not _may_hold_a_long_number(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

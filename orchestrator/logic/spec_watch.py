@@ -6,9 +6,9 @@ sensor compares it with the spec cache (`changed_specs`, `files_to_rebuild`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from orchestrator.models.state import EntryManifest, SpecWatch
+from orchestrator.models.state import EntryManifest, ProcessedMetadataFile, SpecWatch
 
 # In a watch summary: the entries using this spec were built from different generations of it.
 MIXED_GENERATIONS = -1
@@ -27,6 +27,24 @@ def spec_watch_of(manifest: EntryManifest) -> SpecWatch:
                 # The lowest: if either registry's build is behind the cache, the file is rebuilt.
                 dependents[path] = min(generation, dependents.get(path, generation))
     return SpecWatch(specs={spec: dict(sorted(files.items())) for spec, files in sorted(specs.items())})
+
+
+def _watched_by(record: ProcessedMetadataFile | None) -> dict[str, int]:
+    """What one metadata file adds to the watch: spec path -> the lowest generation its entries read."""
+    if record is None or not record.valid:
+        return {}
+    watched: dict[str, int] = {}
+    for outcome in record.registries.values():
+        for spec, generation in outcome.specs.items():
+            watched[spec] = min(generation, watched.get(spec, generation))
+    return watched
+
+
+def spec_watch_changed(before: EntryManifest, after: EntryManifest, touched: Iterable[str]) -> bool:
+    """Whether `spec_watch_of(after)` differs from `spec_watch_of(before)`, when only the records of
+    the `touched` files differ between the two manifests: compared record by record, without
+    building either watch."""
+    return any(_watched_by(before.files.get(path)) != _watched_by(after.files.get(path)) for path in touched)
 
 
 def watch_summary(watch: SpecWatch) -> dict[str, int]:
