@@ -52,7 +52,7 @@ def embedded_json(value: Any, depth: int) -> orjson.Fragment:
     (each level two spaces): the document written with the fragment in its place is byte for byte
     the one written with the value, and the parsed value can be let go in the meantime. Exact
     because JSON text holds a line break only as indentation (one inside a string is written `\\n`)."""
-    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    text = to_json_bytes(value).removesuffix(b"\n")
     return orjson.Fragment(text.replace(b"\n", b"\n" + b"  " * depth))
 
 

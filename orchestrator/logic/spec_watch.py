@@ -19,18 +19,14 @@ def spec_watch_of(manifest: EntryManifest) -> SpecWatch:
     invalid file builds nothing, whatever the cache holds)."""
     specs: dict[str, dict[str, int]] = {}
     for path, record in manifest.files.items():
-        if not record.valid:
-            continue
-        for outcome in record.registries.values():
-            for spec, generation in outcome.specs.items():
-                dependents = specs.setdefault(spec, {})
-                # The lowest: if either registry's build is behind the cache, the file is rebuilt.
-                dependents[path] = min(generation, dependents.get(path, generation))
+        for spec, generation in _watched_by(record).items():
+            specs.setdefault(spec, {})[path] = generation
     return SpecWatch(specs={spec: dict(sorted(files.items())) for spec, files in sorted(specs.items())})
 
 
 def _watched_by(record: ProcessedMetadataFile | None) -> dict[str, int]:
-    """What one metadata file adds to the watch: spec path -> the lowest generation its entries read."""
+    """What one metadata file adds to the watch: spec path -> the lowest generation its entries read
+    (if either registry's build is behind the cache, the file is rebuilt)."""
     if record is None or not record.valid:
         return {}
     watched: dict[str, int] = {}
