@@ -39,6 +39,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 VERSIONS = 20
 SEED = 7
 SPEC_BUCKET = "bench-specs"
+WRITE_FLOOR_BUCKET = "bench-write-floor"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,6 +222,38 @@ def scenario_floor(args: dict) -> dict:
         "specs": len(specs),
         "workers": workers,
     }
+
+
+def scenario_entry_write_floor(args: dict) -> dict:
+    """What the cold build writes beyond the floor, alone: as many objects as it wrote entries
+    (`oss.json`/`cloud.json`), each of an entry's size, with plain google-cloud-storage calls and the
+    floor's thread pool. Into a bucket of their own (`bench-write-floor`), so that no listing of the
+    metadata bucket grows; the sizes are listed and the bytes made before the clock starts."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
+    )
+    entries = [
+        (blob.name, blob.size)
+        for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/")
+        if blob.name.endswith(("/oss.json", "/cloud.json"))
+    ]
+    sample = client.bucket(args["metadata_bucket"]).blob(entries[0][0]).download_as_bytes()
+    longest = max(size for _, size in entries)
+    filler = sample * (longest // len(sample) + 1)
+    target = client.bucket(WRITE_FLOOR_BUCKET)
+
+    def write(item: tuple[str, int]) -> int:
+        path, size = item
+        target.blob(path).upload_from_string(filler[:size], content_type="application/json")
+        return size
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.get("workers", 16)) as pool:
+        written = sum(pool.map(write, entries))
+    return {"seconds": time.perf_counter() - started, "writes": len(entries), "written_bytes": written}
 
 
 def generate_registry_job():
@@ -498,6 +531,7 @@ def scenario_incremental_floor(args: dict) -> dict:
 
 SCENARIOS = {
     "floor": scenario_floor,
+    "entry_write_floor": scenario_entry_write_floor,
     "build": scenario_build,
     "sensor_run": scenario_sensor_run,
     "incremental_floor": scenario_incremental_floor,
@@ -706,6 +740,11 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         record("cold_in_process", *result)
 
     figures["published_sizes"] = published_sizes(metadata)
+    # The entries the cold build wrote, written again alone: what its writes cost beyond the floor.
+    bucket_manager(emulator_url, WRITE_FLOOR_BUCKET).ensure_bucket()
+    for _ in range(options.repeat):
+        scenario = {**common, "scenario": "entry_write_floor", "workers": options.floor_workers}
+        record("entry_write_floor", *run_scenario(scenario, env))
     log(f"  published: {figures['published_sizes']}")
 
     if options.profile and size == max(options.size_list):
@@ -787,6 +826,7 @@ def summarise(runs: dict) -> dict:
         "incremental_s": pick("incremental"),
         "incremental_listing_s": pick("incremental_listing"),
         "incremental_floor_s": pick("incremental_floor"),
+        "entry_writes_s": pick("entry_write_floor"),
         "sensor_no_change_s": pick("sensor_tick", "no_change_seconds"),
         "sensor_one_change_s": pick("sensor_tick", "one_change_seconds"),
         "sensor_spec_change_s": pick("sensor_tick", "spec_change_seconds"),
@@ -798,6 +838,9 @@ def summarise(runs: dict) -> dict:
     for key in ("cold_in_process_s", "cold_cli_s", "incremental_s", "incremental_listing_s"):
         if floor and summary[key] is not None:
             summary[key.replace("_s", "_over_floor")] = summary[key] / floor
+    # The cold build against the floor plus its own entry writes done alone: what is left above both.
+    if floor and summary["entry_writes_s"] and summary["cold_in_process_s"] is not None:
+        summary["cold_over_floor_and_writes"] = summary["cold_in_process_s"] / (floor + summary["entry_writes_s"])
     if summary["incremental_floor_s"] and summary["incremental_s"] is not None:
         summary["incremental_over_own_floor"] = summary["incremental_s"] / summary["incremental_floor_s"]
     # A tick's floor is its two listings, the metadata files' and the spec cache's.
@@ -813,6 +856,8 @@ def print_table(results: list[dict]) -> None:
         ("floor s", lambda s: fmt(s["floor_s"])),
         ("cold s", lambda s: fmt(s["cold_in_process_s"])),
         ("cold/floor", lambda s: fmt(s.get("cold_in_process_over_floor"), "x")),
+        ("entry writes s", lambda s: fmt(s.get("entry_writes_s"))),
+        ("cold/(floor+writes)", lambda s: fmt(s.get("cold_over_floor_and_writes"), "x")),
         ("cli s", lambda s: fmt(s["cold_cli_s"])),
         ("cli/floor", lambda s: fmt(s.get("cold_cli_over_floor"), "x")),
         ("incr s", lambda s: fmt(s["incremental_s"])),
@@ -857,9 +902,10 @@ def markdown_table(results: list[dict]) -> str:
         return fmt(value) if ratio is None else f"{fmt(value)} ({ratio:.2f}×)"
 
     lines = [
-        "| files | floor s | cold s (×floor) | `dagster job execute` s (×floor) | incr s (×own floor) | incr floor s "
+        "| files | floor s | cold s (×floor) | entry writes s (cold ×(floor+writes)) "
+        "| `dagster job execute` s (×floor) | incr s (×own floor) | incr floor s "
         "| incr listing s | tick s (×listings) | listings s | peak MiB cold / CLI / incr / incr listing / tick |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         s = result["summary"]
@@ -871,6 +917,7 @@ def markdown_table(results: list[dict]) -> str:
         lines.append(
             f"| {result['size']:,} | {fmt(s['floor_s'])} "
             f"| {with_ratio(s['cold_in_process_s'], s.get('cold_in_process_over_floor'))} "
+            f"| {with_ratio(s.get('entry_writes_s'), s.get('cold_over_floor_and_writes'))} "
             f"| {with_ratio(s['cold_cli_s'], s.get('cold_cli_over_floor'))} "
             f"| {with_ratio(s['incremental_s'], s.get('incremental_over_own_floor'))} "
             f"| {fmt(s.get('incremental_floor_s'))} | {fmt(s['incremental_listing_s'])} "

@@ -17,6 +17,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from orchestrator.heap import objects_held_before_frozen
 from orchestrator.layout import (
     ENTRY_GLOB,
     FULL_SCAN_GLOB,
@@ -144,6 +145,7 @@ def _preview(changed: list[MetadataFile], rows: int = 15) -> str:
         "those new or changed since their entries were last built are read and validated."
     ),
 )
+@objects_held_before_frozen
 def metadata_definitions(
     context: AssetExecutionContext,
     config: MetadataScanConfig,

@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from orchestrator.heap import objects_held_before_frozen
 from orchestrator.layout import (
     ENTRY_MANIFEST_PATH,
     REGISTRY_MANIFEST_PATH,
@@ -75,6 +76,7 @@ from orchestrator.resources.state import (
 PREVIEW_ROWS = 15
 
 
+@objects_held_before_frozen
 def stage_registry(
     registry_name: str, gcs_bucket_manager: GcsBucketManager, entries: RegistryEntryResult
 ) -> StagedRegistry:
@@ -328,6 +330,7 @@ def _published_output(context: AssetExecutionContext, staged: StagedRegistry, ou
     )
 
 
+@objects_held_before_frozen
 def audit_and_publish(
     context: AssetExecutionContext,
     asset_name: str,
@@ -415,6 +418,7 @@ def _write_all(gcs_bucket_manager: GcsBucketManager, writes: list[tuple[str, byt
         return dict(pool.map(write, writes))
 
 
+@objects_held_before_frozen
 def publish_registry_documents(
     context: AssetExecutionContext, staged: StagedRegistry, gcs_bucket_manager: GcsBucketManager
 ) -> PublishedDocuments:

@@ -21,6 +21,7 @@ from dagster import (
     asset_check,
 )
 
+from orchestrator.heap import objects_held_before_frozen
 from orchestrator.layout import (
     ENTRY_MANIFEST_PATH,
     ICON_GLOB,
@@ -296,6 +297,7 @@ def _written_urls(result: RegistryEntryResult, gcs_bucket_manager: GcsBucketMana
         "deletes them where a registry is disabled."
     ),
 )
+@objects_held_before_frozen
 def registry_entry(
     context: AssetExecutionContext,
     metadata_entry: MetadataEntries,
