@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,16 @@ def bucket_manager(emulator_url: str, bucket: str):
     from orchestrator.resources.gcs import GcsBucketManager, GcsClient
 
     return GcsBucketManager(gcp_gcs_client=GcsClient(emulator_host=emulator_url), bucket_name=bucket, cdn_base_url="")
+
+
+def plain_storage_client(emulator_url: str):
+    """A bare google-cloud-storage client on the emulator, as the floors use it (no project resource)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    return storage.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": emulator_url}
+    )
 
 
 def metadata_bucket_name(size: int) -> str:
@@ -159,9 +170,8 @@ class ResidentSampler(threading.Thread):
 def scenario_floor(args: dict) -> dict:
     """Plain google-cloud-storage + a thread pool: list, download and parse every metadata file and
     every spec the entries need. No Dagster, no writes. The least any implementation must do."""
+    import google.cloud.storage  # noqa: F401  imported before the clock, as the floor always was
     import yaml
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
     try:
@@ -171,9 +181,7 @@ def scenario_floor(args: dict) -> dict:
 
     workers = args.get("workers", 16)
     started = time.perf_counter()
-    client = storage.Client(
-        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
-    )
+    client = plain_storage_client(args["emulator_url"])
     metadata_bucket = client.bucket(args["metadata_bucket"])
     spec_bucket = client.bucket(args["spec_bucket"])
     names = [
@@ -229,12 +237,7 @@ def scenario_entry_write_floor(args: dict) -> dict:
     (`oss.json`/`cloud.json`), each of an entry's size, with plain google-cloud-storage calls and the
     floor's thread pool. Into a bucket of their own (`bench-write-floor`), so that no listing of the
     metadata bucket grows; the sizes are listed and the bytes made before the clock starts."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    client = storage.Client(
-        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
-    )
+    client = plain_storage_client(args["emulator_url"])
     entries = [
         (blob.name, blob.size)
         for blob in client.list_blobs(args["metadata_bucket"], prefix="metadata/")
@@ -283,6 +286,10 @@ def dagster_floor_job():
 
     real = defs()
 
+    def passed(checks: list) -> Iterator[AssetCheckResult]:
+        for check in checks:
+            yield AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=True)
+
     def twin_assets(assets_def: AssetsDefinition) -> AssetsDefinition:
         specs, checks = list(assets_def.specs), list(assets_def.check_specs)
 
@@ -290,8 +297,7 @@ def dagster_floor_job():
         def twin():
             for spec in specs:
                 yield MaterializeResult(asset_key=spec.key)
-            for check in checks:
-                yield AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=True)
+            yield from passed(checks)
 
         return twin
 
@@ -300,8 +306,7 @@ def dagster_floor_job():
 
         @multi_asset_check(specs=checks, name=checks_def.node_def.name)
         def twin():
-            for check in checks:
-                yield AssetCheckResult(asset_key=check.asset_key, check_name=check.name, passed=True)
+            yield from passed(checks)
 
         return twin
 
@@ -524,14 +529,10 @@ def scenario_incremental_floor(args: dict) -> dict:
     current size (their exact published bytes) and the entry manifest. The bytes to write are read
     before the clock starts; the writes go to `bench-floor/`, so nothing published changes."""
     import yaml
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     from orchestrator.layout import ENTRY_MANIFEST_PATH, registry_path
 
-    client = storage.Client(
-        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": args["emulator_url"]}
-    )
+    client = plain_storage_client(args["emulator_url"])
     bucket = client.bucket(args["metadata_bucket"])
     spec_bucket = client.bucket(args["spec_bucket"])
     metadata, specs = (
@@ -795,12 +796,12 @@ def measure_size(size: int, sample, options, emulator_url: str, work_dir: Path) 
         record("cold_in_process", *result)
 
     figures["published_sizes"] = published_sizes(metadata)
+    log(f"  published: {figures['published_sizes']}")
     # The entries the cold build wrote, written again alone: what its writes cost beyond the floor.
     bucket_manager(emulator_url, WRITE_FLOOR_BUCKET).ensure_bucket()
     for _ in range(options.repeat):
         scenario = {**common, "scenario": "entry_write_floor", "workers": options.floor_workers}
         record("entry_write_floor", *run_scenario(scenario, env))
-    log(f"  published: {figures['published_sizes']}")
 
     if options.profile and size == max(options.size_list):
         # An extra, unrecorded cold build under cProfile (the profiler slows it down).

@@ -6,10 +6,20 @@ import functools
 import gc
 import inspect
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar, cast
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@contextmanager
+def _held_objects_frozen() -> Iterator[None]:
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def objects_held_before_frozen(step: Callable[P, R]) -> Callable[P, R]:
@@ -21,20 +31,14 @@ def objects_held_before_frozen(step: Callable[P, R]) -> Callable[P, R]:
 
         @functools.wraps(step)
         def run_generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            gc.freeze()
-            try:
+            with _held_objects_frozen():
                 yield from cast(Iterator[Any], step(*args, **kwargs))
-            finally:
-                gc.unfreeze()
 
         return cast(Callable[P, R], run_generator)
 
     @functools.wraps(step)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        gc.freeze()
-        try:
+        with _held_objects_frozen():
             return step(*args, **kwargs)
-        finally:
-            gc.unfreeze()
 
     return run
