@@ -10,8 +10,11 @@ from orchestrator.logic.registry import (
     StagedFacts,
     build_registry,
     diff_registries,
+    entries_to_check,
+    entry_schema_problems,
     publish_safety_checks,
     registry_connectors,
+    schema_problems,
 )
 from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import metadata_to_registry_entry
@@ -78,6 +81,20 @@ def test_schema_check_audits_the_published_bytes_not_a_copy():
     assert SAFETY_CHECKS["schema_valid"](staged).passed
     check = SAFETY_CHECKS["schema_valid"](tampered)
     assert not check.passed and "dockerImageTag" in check.description
+
+
+def test_checking_entries_alone_names_what_the_whole_registry_check_names():
+    good, broken = entry("source-a"), entry("source-b")
+    broken["dockerImageTag"] = 7
+    destination = entry("destination-c", connector_type="destination")
+    destination["name"] = None
+    registry = registry_of(good, broken, destination)
+    whole = schema_problems(to_json_bytes(registry))
+    assert len(whole) == 2 and any(problem.startswith("sources.1.dockerImageTag") for problem in whole)
+    assert entry_schema_problems(entries_to_check(registry, [])) == whole
+    # Entries checked before are skipped by identity, not by equal content.
+    assert entry_schema_problems(entries_to_check(registry, [broken, destination])) == []
+    assert entry_schema_problems(entries_to_check(registry, [copy.deepcopy(broken), destination])) == whole[1:]
 
 
 def test_duplicate_definition_ids_are_named():

@@ -269,3 +269,109 @@ def test_entries_step_refuses_a_manifest_that_changed_since_the_run_compared_wit
             registry_format_settings=bound.registry_format_settings,
         )
     assert gcs_env["metadata"].read(ENTRY_MANIFEST_PATH) == manifest_before
+
+
+def schema_check(result, asset="persisted_oss_registry"):
+    return next(
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.asset_key.to_user_string() == asset and evaluation.check_name == "schema_valid"
+    )
+
+
+def rewrite_json(gcs_env, path, change):
+    document = read_json(gcs_env, path)
+    change(document)
+    gcs_env["metadata"].write(path, json.dumps(document, indent=2).encode())
+    return gcs_env["metadata"].generation_of(path)
+
+
+OSS_INPUTS = "orchestrator_state/oss_registry_inputs.json"
+OSS_REGISTRY = "registries/v0/oss_registry.json"
+
+
+def test_schema_check_reads_only_new_entries_of_a_registry_it_checked_before(gcs_env, resources):
+    for index in range(3):
+        put_connector(gcs_env, make_data(f"source-s{index}"), spec=make_spec(secret=f"key_{index}"))
+    first = run_job(resources)
+    assert schema_check(first).metadata["checked_now"].value == 3, "the first build checks every entry"
+    inputs = read_json(gcs_env, OSS_INPUTS)
+    assert inputs["schema_fingerprint"]
+    assert inputs["entries"]["metadata/airbyte/source-s0/latest/oss.json"]["secret_names"] == [
+        "client_secret",
+        "key_0",
+        "personal_token",
+    ]
+
+    put_connector(gcs_env, make_data("source-s1", tag="1.3.0"), spec=make_spec(secret="key_1b"))
+    second = run_job(resources)
+    check = schema_check(second)
+    assert check.passed and check.metadata["checked_now"].value == 1, "the two reused entries were checked before"
+    assert "(1 checked now, the others as published)" in check.description
+    mask = yaml.safe_load(gcs_env["metadata"].read("registries/v0/specs_secrets_mask.yaml")[0])
+    assert {"key_0", "key_1b", "key_2"} <= set(mask["properties"]) and "key_1" not in mask["properties"]
+
+
+def test_a_registry_checked_against_another_model_is_checked_again_in_full(gcs_env, resources):
+    for index in range(3):
+        put_connector(gcs_env, make_data(f"source-s{index}"))
+    assert run_job(resources).success
+    published = gcs_env["metadata"].read(OSS_REGISTRY)
+
+    # The registry now holds an entry this model refuses, and the inputs (their generation matching,
+    # so every entry is reused) record the fingerprint of another model.
+    def break_an_entry(registry):
+        registry["sources"][2]["dockerImageTag"] = 7
+
+    generation = rewrite_json(gcs_env, OSS_REGISTRY, break_an_entry)
+
+    def as_if_checked_by_another_model(inputs):
+        inputs["registry_generation"] = generation
+        inputs["schema_fingerprint"] = "another model"
+
+    rewrite_json(gcs_env, OSS_INPUTS, as_if_checked_by_another_model)
+    put_connector(gcs_env, make_data("source-s0", tag="1.3.0"))
+    result = run_job(resources, raise_on_error=False)
+    check = schema_check(result)
+    assert not check.passed and check.metadata["checked_now"].value == 3
+    assert "sources.2.dockerImageTag: Input should be a valid string" in check.description
+    assert not result.asset_materializations_for_node("persisted_oss_registry")
+    assert gcs_env["metadata"].read(OSS_REGISTRY)[0] != published[0], "the edited registry stays; nothing was published"
+
+
+def test_a_registry_edited_by_hand_is_rebuilt_and_checked_in_full(gcs_env, resources):
+    for index in range(3):
+        put_connector(gcs_env, make_data(f"source-s{index}"))
+    assert run_job(resources).success
+    published = gcs_env["metadata"].read(OSS_REGISTRY)[0]
+
+    def break_an_entry(registry):
+        registry["sources"][1]["dockerImageTag"] = 7
+
+    rewrite_json(gcs_env, OSS_REGISTRY, break_an_entry)
+    result = run_job(resources)
+    staged = result.asset_materializations_for_node("latest_oss_registry_entries")[0]
+    assert staged.metadata["entries_reused_from_published_registry"].value == 0
+    assert schema_check(result).metadata["checked_now"].value == 3
+    assert gcs_env["metadata"].read(OSS_REGISTRY)[0] == published
+
+
+def test_inputs_without_secret_names_still_give_the_whole_mask(gcs_env, resources):
+    for index in range(3):
+        put_connector(gcs_env, make_data(f"source-s{index}"), spec=make_spec(secret=f"key_{index}"))
+    assert run_job(resources).success
+    mask_path = "registries/v0/specs_secrets_mask.yaml"
+    full_mask = gcs_env["metadata"].read(mask_path)[0]
+
+    def as_an_older_build_wrote_them(inputs):
+        for entry in inputs["entries"].values():
+            del entry["secret_names"]
+
+    rewrite_json(gcs_env, OSS_INPUTS, as_an_older_build_wrote_them)
+    put_connector(gcs_env, make_data("source-s1", tag="1.2.4"), spec=make_spec(secret="key_1"))
+    result = run_job(resources)
+    staged = result.asset_materializations_for_node("latest_oss_registry_entries")[0]
+    assert staged.metadata["entries_reused_from_published_registry"].value == 2
+    assert gcs_env["metadata"].read(mask_path)[0] == full_mask
+    recorded = read_json(gcs_env, OSS_INPUTS)["entries"]["metadata/airbyte/source-s2/latest/oss.json"]
+    assert recorded["secret_names"] == ["client_secret", "key_2", "personal_token"]

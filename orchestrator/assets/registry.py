@@ -49,14 +49,16 @@ from orchestrator.logic.registry import (
     build_registry,
     diff_markdown,
     diff_registries,
+    entries_to_check,
+    entry_secret_names,
     publish_safety_checks,
     registry_connectors,
     registry_entries,
-    registry_secret_names,
+    registry_schema_fingerprint,
     resolve_duplicate_definition_ids,
     with_spec_embedded,
 )
-from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, from_own_json_bytes, to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.logic.yank import plan_registry_yanks, yank_diff_items
 from orchestrator.models.distribution import PublishedObject
@@ -80,8 +82,12 @@ PREVIEW_ROWS = 15
 def stage_registry(
     registry_name: str, gcs_bucket_manager: GcsBucketManager, entries: RegistryEntryResult
 ) -> StagedRegistry:
-    previous_raw, previous, previous_generation = read_json_document(gcs_bucket_manager, registry_path(registry_name))
     inputs, inputs_generation = read_registry_inputs(gcs_bucket_manager, registry_name)
+    # Inputs with a schema fingerprint were written by this code, which writes registries with orjson.
+    own_generation = inputs.registry_generation if inputs.schema_fingerprint else 0
+    previous_raw, previous, previous_generation = read_json_document(
+        gcs_bucket_manager, registry_path(registry_name), own_generation=own_generation
+    )
 
     # Which latest/ entries exist, at which generation: those of the manifest the entries step just
     # wrote. A full run's listing has already compared every entry with it (and rebuilt any that was
@@ -96,7 +102,11 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    embedded_secret_names: dict[str, set[str]] = {}
+    known_secret_names = {
+        path: (entry, set(recorded))
+        for path, entry in plan.reusable.items()
+        if (recorded := inputs.entries[path].secret_names) is not None
+    }
     downloaded = gcs_bucket_manager.read_many(plan.to_download)
     for path in plan.to_download:
         # Each entry's bytes are let go as soon as it is parsed, and its spec once serialised: the
@@ -110,7 +120,8 @@ def stage_registry(
                 "to rebuild every entry"
             )
         entry, generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
-        entries_by_path[path], embedded_secret_names[path] = with_spec_embedded(entry)
+        entries_by_path[path], names = with_spec_embedded(entry)
+        known_secret_names[path] = (entries_by_path[path], names)
 
     previous_by_path = {
         path: published[(known.connector_type, known.definition_id)]
@@ -122,15 +133,19 @@ def stage_registry(
     identify = {
         path: (entry_connector_type(entry), entry_definition_id(entry)) for path, entry in entries_by_path.items()
     }
+    secret_names = entry_secret_names(entries_by_path, known_secret_names)
+    fingerprint = registry_schema_fingerprint()
+    # The published registry passed the schema check against this model when this code wrote it.
+    checked_before = inputs.registry_generation == previous_generation and inputs.schema_fingerprint == fingerprint
     return StagedRegistry(
         registry_name=registry_name,
         payload=to_json_bytes(registry),
         connectors=registry_connectors(registry),
-        secret_property_names=sorted(registry_secret_names(entries_by_path, embedded_secret_names)),
+        secret_property_names=sorted(set().union(*secret_names.values())),
         previous_connectors=registry_connectors(previous),
         previous_generation=previous_generation,
         previous_sha256=hashlib.sha256(previous_raw).hexdigest() if previous_raw is not None else None,
-        inputs=registry_inputs(entries_by_path, generations, previous_generation, identify),
+        inputs=registry_inputs(entries_by_path, generations, previous_generation, identify, secret_names, fingerprint),
         previous_inputs=inputs,
         inputs_generation=inputs_generation,
         disabled_definition_ids=entries.disabled_definition_ids[registry_name],
@@ -140,6 +155,7 @@ def stage_registry(
         withdrawn_definition_ids=yanks.withdrawn_definition_ids,
         listed_bucket=entries.full_scan,
         duplicate_resolutions=duplicates,
+        entries_to_check=entries_to_check(registry, published.values()) if checked_before and previous else None,
     )
 
 
@@ -203,6 +219,7 @@ def _facts(staged: StagedRegistry, policy: RegistryPublishPolicy) -> StagedFacts
         staged.disabled_definition_ids,
         policy.max_unexplained_drop_share,
         staged.withdrawn_definition_ids,
+        staged.entries_to_check,
     )
 
 
@@ -432,7 +449,7 @@ def publish_registry_documents(
             f"gs://{gcs_bucket_manager.bucket_name}/{registry_path(registry_name)} is not the registry this run "
             "staged and published (another writer?); no index or document was written"
         )
-    registry = from_json_bytes(staged.payload)
+    registry = from_own_json_bytes(staged.payload)
     index_payload = to_json_bytes(light_index(registry))
     entries, duplicate_problems = connector_documents(registry, registry_name)
     documents = {path: (entry, to_json_bytes(entry)) for path, entry in entries.items()}

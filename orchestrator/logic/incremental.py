@@ -335,14 +335,21 @@ def registry_inputs(
     generations: Mapping[str, int],
     published_generation: int,
     identify: Mapping[str, tuple[str, str]],
+    secret_names: Mapping[str, set[str]],
+    schema_fingerprint: str,
 ) -> RegistryInputs:
     """What a registry is built from, recorded so the next build reuses what did not change.
-    `identify`: entry path -> (connector type, definition id)."""
+    `identify`: entry path -> (connector type, definition id); `secret_names`: entry path -> the
+    secret property names of its spec."""
     return RegistryInputs(
         registry_generation=published_generation,
+        schema_fingerprint=schema_fingerprint,
         entries={
             path: RegistryInput(
-                generation=generations[path], connector_type=identify[path][0], definition_id=identify[path][1]
+                generation=generations[path],
+                connector_type=identify[path][0],
+                definition_id=identify[path][1],
+                secret_names=sorted(secret_names[path]),
             )
             for path in sorted(entries_by_path)
         },

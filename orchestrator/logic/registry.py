@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -9,10 +11,15 @@ import orjson
 from pydantic import ValidationError
 
 from orchestrator.logic.secrets import secret_property_names
-from orchestrator.logic.serialization import embedded_json
+from orchestrator.logic.serialization import embedded_json, to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
-from orchestrator.models.registry import ConnectorRegistryV0
-from orchestrator.models.steps import DuplicateResolution
+from orchestrator.models.registry import (
+    ConnectorRegistryDestinationDefinition,
+    ConnectorRegistrySourceDefinition,
+    ConnectorRegistryV0,
+    RegistryEntryBase,
+)
+from orchestrator.models.steps import DuplicateResolution, EntryToCheck
 
 
 def build_registry(entries_by_path: Mapping[str, dict]) -> dict:
@@ -37,13 +44,21 @@ def with_spec_embedded(entry: dict) -> tuple[dict, set[str]]:
     return {**entry, "spec": embedded_json(spec, SPEC_DEPTH_IN_REGISTRY)}, secret_property_names(spec)
 
 
-def registry_secret_names(entries_by_path: Mapping[str, dict], embedded: Mapping[str, set[str]]) -> set[str]:
-    """Every secret property name of the registry's entries: taken from `embedded` (path -> names)
-    for an entry whose spec `with_spec_embedded` serialised, read from the spec otherwise."""
-    names: set[str] = set()
+def entry_secret_names(
+    entries_by_path: Mapping[str, dict], known: Mapping[str, tuple[dict, set[str]]]
+) -> dict[str, set[str]]:
+    """Entry path -> the secret property names of its spec: taken from `known` (path -> (entry,
+    names)) where the registry holds that very entry, read from the spec otherwise (a spec already
+    serialised by `with_spec_embedded` always has its names in `known`)."""
+    names: dict[str, set[str]] = {}
     for path, entry in entries_by_path.items():
-        spec = entry.get("spec")
-        names |= embedded[path] if isinstance(spec, orjson.Fragment) else secret_property_names(spec or {})
+        recorded = known.get(path)
+        if recorded is not None and recorded[0] is entry:
+            names[path] = recorded[1]
+        else:
+            spec = entry.get("spec")
+            assert not isinstance(spec, orjson.Fragment), f"{path}: an embedded spec's names are known"
+            names[path] = secret_property_names(spec or {})
     return names
 
 
@@ -63,13 +78,53 @@ def connector_summary(entry: dict) -> dict:
     }
 
 
+def _problems(error: ValidationError, prefix: str = "") -> list[str]:
+    return [f"{prefix}{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()]
+
+
 def schema_problems(payload: bytes) -> list[str]:
     """Problems of the registry exactly as it would be published (its serialised bytes)."""
     try:
         ConnectorRegistryV0.model_validate_json(payload)
     except ValidationError as error:
-        return [f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()]
+        return _problems(error)
     return []
+
+
+@functools.cache
+def registry_schema_fingerprint() -> str:
+    """Changes whenever the registry model would accept or refuse something else."""
+    schema = ConnectorRegistryV0.model_json_schema()
+    return hashlib.sha256(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+_ENTRY_MODELS: dict[str, type[RegistryEntryBase]] = {
+    "sources": ConnectorRegistrySourceDefinition,
+    "destinations": ConnectorRegistryDestinationDefinition,
+}
+
+
+def entries_to_check(registry: Mapping[str, Sequence[dict]], checked_before: Iterable[dict]) -> list[EntryToCheck]:
+    """The registry's entries other than `checked_before` (the very objects of a registry that
+    passed the schema check against the same model), each serialised as the registry writes it."""
+    skip = {id(entry) for entry in checked_before}
+    return [
+        EntryToCheck(kind, index, to_json_bytes(entry))
+        for kind in ("destinations", "sources")
+        for index, entry in enumerate(registry[kind])
+        if id(entry) not in skip
+    ]
+
+
+def entry_schema_problems(entries: Iterable[EntryToCheck]) -> list[str]:
+    """As `schema_problems` would name them in the whole registry (`sources.<index>.<field>`)."""
+    problems: list[str] = []
+    for entry in entries:
+        try:
+            _ENTRY_MODELS[entry.kind].model_validate_json(entry.payload)
+        except ValidationError as error:
+            problems += _problems(error, f"{entry.kind}.{entry.index}.")
+    return problems
 
 
 def duplicate_definition_ids(connectors: Sequence[dict]) -> list[str]:
@@ -241,17 +296,28 @@ class StagedFacts:
     disabled_definition_ids: set[str]
     max_unexplained_drop_share: float
     withdrawn_definition_ids: set[str] = field(default_factory=set)  # every listable version yanked
+    # None: the schema check reads the whole payload. Otherwise the only entries it checks: the
+    # others are those of the published registry, which passed it against the same model.
+    entries_to_check: Sequence[EntryToCheck] | None = None
 
 
 def check_schema_valid(facts: StagedFacts) -> SafetyCheck:
     """Every entry matches the registry definition schema."""
-    problems = schema_problems(facts.payload)
-    description = "; ".join(problems) or f"{len(facts.connectors)} entries match the registry schema"
+    if facts.entries_to_check is None:
+        problems = schema_problems(facts.payload)
+        checked = len(facts.connectors)
+    else:
+        problems = entry_schema_problems(facts.entries_to_check)
+        checked = len(facts.entries_to_check)
+    description = "; ".join(problems) or (
+        f"{len(facts.connectors)} entries match the registry schema"
+        + ("" if checked == len(facts.connectors) else f" ({checked} checked now, the others as published)")
+    )
     return SafetyCheck(
         "schema_valid",
         not problems,
         description,
-        {"connectors": len(facts.connectors), "schema_problems": len(problems)},
+        {"connectors": len(facts.connectors), "checked_now": checked, "schema_problems": len(problems)},
     )
 
 

@@ -136,6 +136,8 @@ class RegistryInput(BaseModel):
     generation: int
     definition_id: str
     connector_type: str
+    # The secret property names of the entry's spec; None (a file of an older build): read from the spec.
+    secret_names: list[str] | None = None
 
 
 class RegistryInputs(BaseModel):
@@ -146,6 +148,9 @@ class RegistryInputs(BaseModel):
 
     version: Literal[1] = 1
     registry_generation: int = 0
+    # Of the registry model the published registry was checked against (`registry_schema_fingerprint`):
+    # while it is the same, the entries taken from that registry need no second schema check.
+    schema_fingerprint: str = ""
     entries: dict[str, RegistryInput] = Field(default_factory=dict)
 
 

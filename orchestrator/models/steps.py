@@ -217,6 +217,15 @@ class DuplicateResolution:
         )
 
 
+@dataclass(frozen=True)
+class EntryToCheck:
+    """One entry of a staged registry, serialised, and where the registry holds it."""
+
+    kind: str  # "sources" or "destinations"
+    index: int
+    payload: bytes
+
+
 @dataclass
 class StagedRegistry:
     """A fully built registry, not yet published, with what is needed to audit and publish it."""
@@ -242,6 +251,8 @@ class StagedRegistry:
     listed_bucket: bool = True  # False: built from the entry manifest on the sensor's named files
     # Connectors whose metadata claimed another's definition id, and what was published for them instead.
     duplicate_resolutions: list[DuplicateResolution] = field(default_factory=list)
+    # The entries the schema check must read; None: all of them, from the payload.
+    entries_to_check: list[EntryToCheck] | None = None
 
     def count(self, connector_type: str) -> int:
         return sum(1 for connector in self.connectors if connector["connectorType"] == connector_type)
