@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
-
-import pytest
 
 from orchestrator.logic.registry import (
     SAFETY_CHECKS,
     StagedFacts,
     build_registry,
     diff_registries,
-    document_text,
     entries_to_check,
     entry_schema_problems,
     publish_safety_checks,
     registry_connectors,
-    registry_entry_texts,
-    registry_with_spec_texts,
     schema_problems,
-    split_spec_text,
-    with_spec_embedded,
 )
 from orchestrator.logic.serialization import to_json_bytes
 from orchestrator.logic.transform import metadata_to_registry_entry
@@ -103,48 +95,6 @@ def test_checking_entries_alone_names_what_the_whole_registry_check_names():
     # Entries checked before are skipped by identity, not by equal content.
     assert entry_schema_problems(entries_to_check(registry, [broken, destination])) == []
     assert entry_schema_problems(entries_to_check(registry, [copy.deepcopy(broken), destination])) == whole[1:]
-
-
-def awkward_registry() -> dict:
-    """Entries of every shape the registry text functions must cut exactly."""
-    plain = entry("source-a")
-    tricky = entry("source-b")
-    # Text that looks like the layout's markers, inside strings; a key sorted after "spec".
-    tricky["spec"]["connectionSpecification"]["description"] = 'line\n    }\n      "spec": {\n    {'
-    tricky["suggestedStreams"] = {"streams": ["ünïcode", "\u2028"]}
-    tricky["releases"] = {"releaseCandidates": {"1.0.1-rc.1": {**entry("source-b", tag="1.0.1-rc.1")}}}
-    no_spec = {key: value for key, value in entry("source-c").items() if key != "spec"}
-    empty_spec = {**entry("source-d"), "spec": {}}
-    return registry_of(plain, tricky, no_spec, empty_spec)
-
-
-def test_registry_text_is_cut_into_the_entries_and_documents_it_was_written_from():
-    destination = entry("destination-z", connector_type="destination")
-    for registry in (awkward_registry(), {**awkward_registry(), "destinations": [destination]}):
-        payload = to_json_bytes(registry)
-        texts = registry_entry_texts(payload)
-        assert {kind: len(items) for kind, items in texts.items()} == {
-            kind: len(registry[kind]) for kind in ("destinations", "sources")
-        }
-        for kind, items in texts.items():
-            for original, text in zip(registry[kind], items, strict=True):
-                assert document_text(text) == to_json_bytes(original)
-                rest, spec = split_spec_text(text)
-                parsed = json.loads(rest)
-                if isinstance(original.get("spec"), dict) and original["spec"]:
-                    assert spec is not None and json.loads(spec) == original["spec"]
-                    assert parsed == {**original, "spec": None}
-                else:
-                    assert spec is None and parsed == original
-        # Specs kept as text write back to the very same bytes, as specs embedded while staging do.
-        assert to_json_bytes(registry_with_spec_texts(payload)) == payload
-        embedded = {kind: [with_spec_embedded(item)[0] for item in items] for kind, items in registry.items()}
-        assert to_json_bytes(embedded) == payload
-
-
-def test_registry_text_refuses_what_this_code_did_not_write():
-    with pytest.raises(ValueError):
-        registry_entry_texts(json.dumps(awkward_registry()).encode())
 
 
 def test_duplicate_definition_ids_are_named():

@@ -49,29 +49,26 @@ from orchestrator.logic.registry import (
     build_registry,
     diff_markdown,
     diff_registries,
-    document_text,
     entries_to_check,
     entry_secret_names,
     publish_safety_checks,
     registry_connectors,
     registry_entries,
-    registry_entry_texts,
     registry_schema_fingerprint,
-    registry_with_spec_texts,
     resolve_duplicate_definition_ids,
-    split_spec_text,
     with_spec_embedded,
 )
-from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, from_own_json_bytes, to_json_bytes
 from orchestrator.logic.transform import entry_connector_type, entry_definition_id
 from orchestrator.logic.yank import plan_registry_yanks, yank_diff_items
 from orchestrator.models.distribution import PublishedObject
-from orchestrator.models.state import RegistryDocumentsState, RegistryInputs
+from orchestrator.models.state import RegistryDocumentsState
 from orchestrator.models.steps import PublishedDocuments, PublishOutcome, RegistryEntryResult, StagedRegistry
 from orchestrator.resources.gcs import ConcurrentWriteError, GcsBucketManager, md5_base64
 from orchestrator.resources.policy import RegistryPublishPolicy, RegistrySigning
 from orchestrator.resources.state import (
     read_documents_state,
+    read_json_document,
     read_registry_inputs,
     write_documents_state,
     write_registry_diff,
@@ -86,7 +83,11 @@ def stage_registry(
     registry_name: str, gcs_bucket_manager: GcsBucketManager, entries: RegistryEntryResult
 ) -> StagedRegistry:
     inputs, inputs_generation = read_registry_inputs(gcs_bucket_manager, registry_name)
-    previous_raw, previous, previous_generation = read_published_registry(gcs_bucket_manager, registry_name, inputs)
+    # Inputs with a schema fingerprint were written by this code, which writes registries with orjson.
+    own_generation = inputs.registry_generation if inputs.schema_fingerprint else 0
+    previous_raw, previous, previous_generation = read_json_document(
+        gcs_bucket_manager, registry_path(registry_name), own_generation=own_generation
+    )
 
     # Which latest/ entries exist, at which generation: those of the manifest the entries step just
     # wrote. A full run's listing has already compared every entry with it (and rebuilt any that was
@@ -101,15 +102,11 @@ def stage_registry(
     }
     plan = plan_registry_staging(generations, inputs, previous_generation, published)
     entries_by_path = dict(plan.reusable)
-    # The names recorded for each published entry (reused, or kept by a duplicate's resolution), when
-    # the inputs describe the registry that is published.
-    known_secret_names = [
-        (published[(known.connector_type, known.definition_id)], set(known.secret_names))
-        for known in inputs.entries.values()
-        if inputs.registry_generation == previous_generation
-        and known.secret_names is not None
-        and (known.connector_type, known.definition_id) in published
-    ]
+    known_secret_names = {
+        path: (entry, set(recorded))
+        for path, entry in plan.reusable.items()
+        if (recorded := inputs.entries[path].secret_names) is not None
+    }
     downloaded = gcs_bucket_manager.read_many(plan.to_download)
     for path in plan.to_download:
         # Each entry's bytes are let go as soon as it is parsed, and its spec once serialised: the
@@ -124,7 +121,7 @@ def stage_registry(
             )
         entry, generations[path] = read_entry_json(gcs_bucket_manager, path, stored)
         entries_by_path[path], names = with_spec_embedded(entry)
-        known_secret_names.append((entries_by_path[path], names))
+        known_secret_names[path] = (entries_by_path[path], names)
 
     previous_by_path = {
         path: published[(known.connector_type, known.definition_id)]
@@ -160,30 +157,6 @@ def stage_registry(
         duplicate_resolutions=duplicates,
         entries_to_check=entries_to_check(registry, published.values()) if checked_before and previous else None,
     )
-
-
-def read_published_registry(
-    gcs_bucket_manager: GcsBucketManager, registry_name: str, inputs: RegistryInputs
-) -> tuple[bytes | None, dict | None, int]:
-    """(raw bytes, parsed registry, generation); (None, None, 0) when none is published. The one this
-    code wrote (the generation its inputs record, with a secret name list for each entry) is parsed
-    but for its specs, which stay text: nothing here needs them as values."""
-    path = registry_path(registry_name)
-    stored = gcs_bucket_manager.read(path)
-    if stored is None:
-        return None, None, 0
-    raw, generation = stored
-    own = (
-        inputs.schema_fingerprint
-        and generation == inputs.registry_generation
-        and all(known.secret_names is not None for known in inputs.entries.values())
-    )
-    try:
-        return raw, registry_with_spec_texts(raw) if own else from_json_bytes(raw), generation
-    except ValueError as error:
-        raise Failure(
-            f"gs://{gcs_bucket_manager.bucket_name}/{path} is not valid JSON ({error}); refusing to build on it"
-        ) from error
 
 
 def read_entry_json(gcs_bucket_manager: GcsBucketManager, path: str, stored: tuple[bytes, int]) -> tuple[dict, int]:
@@ -476,15 +449,10 @@ def publish_registry_documents(
             f"gs://{gcs_bucket_manager.bucket_name}/{registry_path(registry_name)} is not the registry this run "
             "staged and published (another writer?); no index or document was written"
         )
-    # The documents are cut from the registry's text, and only what is not a spec is parsed.
-    texts = registry_entry_texts(staged.payload)
-    registry = {kind: [from_json_bytes(split_spec_text(text)[0]) for text in items] for kind, items in texts.items()}
-    text_of = {
-        id(entry): text for kind, items in texts.items() for entry, text in zip(registry[kind], items, strict=True)
-    }
+    registry = from_own_json_bytes(staged.payload)
     index_payload = to_json_bytes(light_index(registry))
     entries, duplicate_problems = connector_documents(registry, registry_name)
-    documents = {path: (entry, document_text(text_of[id(entry)])) for path, entry in entries.items()}
+    documents = {path: (entry, to_json_bytes(entry)) for path, entry in entries.items()}
     wanted = {light_index_path(registry_name): index_payload, **{path: item[1] for path, item in documents.items()}}
     state, state_generation = read_documents_state(gcs_bucket_manager, registry_name)
     known = _known_documents(staged, gcs_bucket_manager, state, state_generation)

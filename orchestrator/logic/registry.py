@@ -45,83 +45,21 @@ def with_spec_embedded(entry: dict) -> tuple[dict, set[str]]:
 
 
 def entry_secret_names(
-    entries_by_path: Mapping[str, dict], known: Iterable[tuple[dict, set[str]]]
+    entries_by_path: Mapping[str, dict], known: Mapping[str, tuple[dict, set[str]]]
 ) -> dict[str, set[str]]:
-    """Entry path -> the secret property names of its spec: taken from `known` ((entry, names)) where
-    the registry holds that very entry object, read from the spec otherwise (a spec kept as text,
-    `with_spec_embedded`'s or the published registry's, always has its names in `known`)."""
-    recorded = {id(entry): names for entry, names in known}
+    """Entry path -> the secret property names of its spec: taken from `known` (path -> (entry,
+    names)) where the registry holds that very entry, read from the spec otherwise (a spec already
+    serialised by `with_spec_embedded` always has its names in `known`)."""
     names: dict[str, set[str]] = {}
     for path, entry in entries_by_path.items():
-        if id(entry) in recorded:
-            names[path] = recorded[id(entry)]
+        recorded = known.get(path)
+        if recorded is not None and recorded[0] is entry:
+            names[path] = recorded[1]
         else:
             spec = entry.get("spec")
-            assert not isinstance(spec, orjson.Fragment), f"{path}: the names of a spec kept as text are known"
+            assert not isinstance(spec, orjson.Fragment), f"{path}: an embedded spec's names are known"
             names[path] = secret_property_names(spec or {})
     return names
-
-
-# How `to_json_bytes` lays out a registry that `build_registry` made: each list item opens and
-# closes on a line of its own indented 4 spaces, and each key of an entry starts a line indented 6.
-# JSON text holds a line break only as indentation, so these markers cannot occur anywhere else.
-_LIST_KEYS = {"destinations": b'\n  "destinations": [', "sources": b'\n  "sources": ['}
-_ENTRY_OPEN = b"\n    {"
-_ENTRY_CLOSE = b"\n    }"
-_SPEC_KEY = b'\n      "spec": '
-_SPEC_CLOSE = b"\n      }"
-
-
-def registry_entry_texts(payload: bytes) -> dict[str, list[bytes]]:
-    """Each entry's text (from its `{` to its `}`, indented as the registry holds it), per list, of a
-    registry `to_json_bytes` wrote."""
-    starts = {kind: payload.find(key) for kind, key in _LIST_KEYS.items()}
-    if not 0 < starts["destinations"] < starts["sources"]:
-        raise ValueError("not a registry as this code writes it")
-    ends = {"destinations": starts["sources"], "sources": len(payload)}
-    texts: dict[str, list[bytes]] = {}
-    for kind, start in starts.items():
-        items = texts[kind] = []
-        position = payload.find(_ENTRY_OPEN, start, ends[kind])
-        while position >= 0:
-            close = payload.find(_ENTRY_CLOSE, position, ends[kind])
-            if close < 0:
-                raise ValueError(f"{kind}: an entry does not close")
-            items.append(payload[position + len(_ENTRY_OPEN) - 1 : close + len(_ENTRY_CLOSE)])
-            position = payload.find(_ENTRY_OPEN, close, ends[kind])
-    return texts
-
-
-def split_spec_text(entry_text: bytes) -> tuple[bytes, bytes | None]:
-    """(the entry's text with `null` for its spec, the spec's text) when its spec is an object that
-    spans lines; (the text, None) otherwise."""
-    key = entry_text.find(_SPEC_KEY)
-    if key < 0 or not entry_text.startswith(b"{\n", key + len(_SPEC_KEY)):
-        return entry_text, None
-    start = key + len(_SPEC_KEY)
-    end = entry_text.find(_SPEC_CLOSE, start) + len(_SPEC_CLOSE)
-    return entry_text[:start] + b"null" + entry_text[end:], entry_text[start:end]
-
-
-def registry_with_spec_texts(payload: bytes) -> dict:
-    """The registry `to_json_bytes` wrote, parsed but for each entry's spec, which stays its text as
-    the registry holds it (`orjson.Fragment`, what `with_spec_embedded` makes): the same value to
-    write again, without parsing or holding the specs, most of the registry's size."""
-    registry: dict[str, list] = {}
-    for kind, texts in registry_entry_texts(payload).items():
-        entries = registry[kind] = []
-        for text in texts:
-            rest, spec = split_spec_text(text)
-            entry = orjson.loads(rest)
-            if spec is not None:
-                entry["spec"] = orjson.Fragment(spec)
-            entries.append(entry)
-    return registry
-
-
-def document_text(entry_text: bytes) -> bytes:
-    """An entry's text in a registry, as `to_json_bytes` writes the entry alone."""
-    return entry_text.replace(b"\n    ", b"\n") + b"\n"
 
 
 def registry_entries(registry: dict | None) -> list[dict]:

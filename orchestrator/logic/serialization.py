@@ -71,6 +71,13 @@ def from_json_bytes(data: bytes) -> Any:
     return json.loads(data)
 
 
+def from_own_json_bytes(data: bytes) -> Any:
+    """`from_json_bytes` of bytes `to_json_bytes` wrote, by orjson alone: they hold no integer beyond
+    64 bits (orjson refuses to write one) and nothing else orjson reads differently, so the scan
+    for long numbers (a tenth of a second per 30 MB registry) has nothing to find."""
+    return orjson.loads(data)
+
+
 def reference_json_bytes(value: Any) -> bytes:
     """The standard library's rendering of the same format (tests compare the two)."""
     return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -16,7 +16,7 @@ from orchestrator.layout import (
     registry_documents_state_path,
     registry_inputs_path,
 )
-from orchestrator.logic.serialization import from_json_bytes, to_json_bytes
+from orchestrator.logic.serialization import from_json_bytes, from_own_json_bytes, to_json_bytes
 from orchestrator.models.state import EntryManifest, RegistryDocumentsState, RegistryInputs, SpecWatch
 from orchestrator.resources.gcs import GcsBucketManager
 
@@ -67,16 +67,21 @@ def write_entry_manifest(bucket: GcsBucketManager, manifest: EntryManifest, if_g
     )
 
 
-def read_json_document(bucket: GcsBucketManager, path: str) -> tuple[bytes | None, dict | None, int]:
+def read_json_document(
+    bucket: GcsBucketManager, path: str, own_generation: int = 0
+) -> tuple[bytes | None, dict | None, int]:
     """(raw bytes, parsed document, generation); (None, None, 0) when absent. Unparsable is a failure:
-    a build must never start from a file it cannot read as if it were empty."""
+    a build must never start from a file it cannot read as if it were empty. `own_generation`: the
+    generation at which this code wrote the file (`to_json_bytes`); read at that one, it is parsed
+    as its own bytes."""
     stored = bucket.read(path)
     if stored is None:
         return None, None, 0
     raw, generation = stored
     try:
-        return raw, from_json_bytes(raw), generation
-    except json.JSONDecodeError as error:
+        parse = from_own_json_bytes if own_generation and generation == own_generation else from_json_bytes
+        return raw, parse(raw), generation
+    except json.JSONDecodeError as error:  # orjson's is one too
         raise Failure(
             f"gs://{bucket.bucket_name}/{path} is not valid JSON ({error}); refusing to build on it"
         ) from error
