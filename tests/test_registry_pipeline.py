@@ -375,3 +375,34 @@ def test_inputs_without_secret_names_still_give_the_whole_mask(gcs_env, resource
     assert gcs_env["metadata"].read(mask_path)[0] == full_mask
     recorded = read_json(gcs_env, OSS_INPUTS)["entries"]["metadata/airbyte/source-s2/latest/oss.json"]
     assert recorded["secret_names"] == ["client_secret", "key_2", "personal_token"]
+
+
+def test_a_registry_built_on_the_published_one_has_the_bytes_of_a_full_rebuild(gcs_env, resources):
+    def spec(index):
+        awkward = make_spec(secret=f"key_{index}")
+        awkward["connectionSpecification"]["description"] = 'ends\n    }\n      "spec": {\n'
+        return awkward
+
+    for index in range(3):
+        put_connector(gcs_env, make_data(f"source-s{index}"), spec=spec(index))
+    put_connector(gcs_env, make_data("destination-d", connector_type="destination"), spec=spec(9))
+    assert run_job(resources).success
+    put_connector(gcs_env, make_data("source-s1", tag="1.3.0"), spec=spec(4))
+    incremental = run_job(resources)
+    staged = incremental.asset_materializations_for_node("latest_oss_registry_entries")[0]
+    assert staged.metadata["entries_reused_from_published_registry"].value == 3
+
+    def published():
+        return {
+            blob.name: gcs_env["metadata"].read(blob.name)[0]
+            for blob in gcs_env["metadata"].list_blobs("registries/v0/")
+            if not blob.name.endswith("manifest.json")  # it records generations
+        }
+
+    built_on_published = published()
+    for blob in gcs_env["metadata"].list_blobs(""):
+        if not blob.name.endswith(("metadata.yaml", "icon.svg")):
+            gcs_env["metadata"].delete(blob.name)
+    assert run_job(resources).success
+    assert published() == built_on_published
+    assert len(built_on_published) == 2 * (1 + 1 + 4) + 1, "registry, light index, four documents each; the mask"
