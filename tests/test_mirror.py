@@ -166,14 +166,18 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         # One copy at a time, so there is a middle to interrupt.
         process = subprocess.Popen(
             [str(SCRIPT), *mirror_arguments(gcs_emulator, source, "--workers", "1")],
-            env=dict(os.environ),
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
     try:
+        # Interrupted as the metadata part starts: the spec cache (the first part) is copied by then,
+        # the metadata not yet. Watched in the log, not by listing: late in a test session a listing
+        # of the shared emulator took longer than the whole one-second copy.
         deadline = time.monotonic() + 120
-        while copied() < 5 and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        started = f"gs://{SOURCE_METADATA}/metadata/ ->"
+        while started not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130, log.read_text()
     finally:
