@@ -5,11 +5,14 @@ copies nothing; an interrupted mirror, run again, completes."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -152,6 +155,41 @@ def test_registries_and_prefix_options(gcs_env, gcs_emulator, source, capsys):
     assert checksums(local, "registries/") == checksums(source.metadata, "registries/")
 
 
+@contextlib.contextmanager
+def slow_proxy(upstream: str, delay: float):
+    """A loopback HTTP proxy to `upstream` that holds each GET for `delay` seconds: a copy slow
+    enough to be interrupted half-way on any machine (the emulator serves this sample in under a second)."""
+    import requests
+
+    hop_by_hop = {"connection", "transfer-encoding", "content-length", "keep-alive"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            time.sleep(delay)
+            headers = {key: value for key, value in self.headers.items() if key.lower() not in {"host", *hop_by_hop}}
+            response = requests.get(upstream + self.path, headers=headers, stream=True, timeout=30)
+            body = response.raw.read(decode_content=False)
+            self.send_response(response.status_code)
+            for key, value in response.headers.items():
+                if key.lower() not in hop_by_hop:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, source, tmp_path, capsys):
     if not SCRIPT.exists():
         pytest.skip(f"console script not installed at {SCRIPT}")
@@ -162,27 +200,23 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         return len(local_metadata.list_blobs("metadata/")) + len(local_specs.list_blobs("specs/"))
 
     log = tmp_path / "mirror.log"
-    with log.open("wb") as output:
-        # One copy at a time, so there is a middle to interrupt.
+    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt.
+    with slow_proxy(source.url, delay=0.02) as slow_url, log.open("wb") as output:
         process = subprocess.Popen(
-            [str(SCRIPT), *mirror_arguments(gcs_emulator, source, "--workers", "1")],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            [str(SCRIPT), *mirror_arguments(gcs_emulator, SimpleNamespace(url=slow_url), "--workers", "1")],
+            env=dict(os.environ),
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    try:
-        # Interrupted as the metadata part starts: the spec cache (the first part) is copied by then,
-        # the metadata not yet. Watched in the log, not by listing: late in a test session a listing
-        # of the shared emulator took longer than the whole one-second copy.
-        deadline = time.monotonic() + 120
-        started = f"gs://{SOURCE_METADATA}/metadata/ ->"
-        while started not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=60) == 130, log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
+        try:
+            deadline = time.monotonic() + 120
+            while copied() < 5 and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 130, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
     done = copied()
     assert 5 <= done < total, f"the mirror was not interrupted half-way ({done} of {total})"
     text = log.read_text()
