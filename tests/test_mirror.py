@@ -158,8 +158,11 @@ def test_registries_and_prefix_options(gcs_env, gcs_emulator, source, capsys):
 @contextlib.contextmanager
 def slow_proxy(upstream: str, delay: float):
     """A loopback HTTP proxy to `upstream` that holds each GET for `delay` seconds: a copy slow
-    enough to be interrupted half-way on any machine (the emulator serves this sample in under a second)."""
+    enough to be interrupted half-way on any machine (the emulator serves this sample in under a
+    second). Yields its URL and the list of object downloads it has served."""
     import requests
+
+    downloads: list[str] = []
 
     hop_by_hop = {"connection", "transfer-encoding", "content-length", "keep-alive"}
 
@@ -176,6 +179,8 @@ def slow_proxy(upstream: str, delay: float):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            if "alt=media" in self.path:
+                downloads.append(self.path)
 
         def log_message(self, *args):
             pass
@@ -184,7 +189,7 @@ def slow_proxy(upstream: str, delay: float):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}", downloads
     finally:
         server.shutdown()
         server.server_close()
@@ -200,8 +205,9 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         return len(local_metadata.list_blobs("metadata/")) + len(local_specs.list_blobs("specs/"))
 
     log = tmp_path / "mirror.log"
-    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt.
-    with slow_proxy(source.url, delay=0.02) as slow_url, log.open("wb") as output:
+    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt. Progress
+    # is counted by the proxy: late in a test session a listing of the shared emulator took seconds.
+    with slow_proxy(source.url, delay=0.02) as (slow_url, downloads), log.open("wb") as output:
         process = subprocess.Popen(
             [str(SCRIPT), *mirror_arguments(gcs_emulator, SimpleNamespace(url=slow_url), "--workers", "1")],
             env=dict(os.environ),
@@ -210,8 +216,8 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         )
         try:
             deadline = time.monotonic() + 120
-            while copied() < 5 and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
+            while len(downloads) < 5 and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 130, log.read_text()
         finally:
