@@ -205,8 +205,8 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         return len(local_metadata.list_blobs("metadata/")) + len(local_specs.list_blobs("specs/"))
 
     log = tmp_path / "mirror.log"
-    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt. Progress
-    # is counted by the proxy: late in a test session a listing of the shared emulator took seconds.
+    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt; progress
+    # is counted by the proxy, with no listing of the shared emulator in the loop.
     with slow_proxy(source.url, delay=0.02) as (slow_url, downloads), log.open("wb") as output:
         process = subprocess.Popen(
             [str(SCRIPT), *mirror_arguments(gcs_emulator, SimpleNamespace(url=slow_url), "--workers", "1")],
