@@ -222,3 +222,34 @@ def test_runtime_code_uses_no_private_dagster_names():
         if re.search(r"\bdagster\._", line)
     ]
     assert offenders == []
+
+
+def test_gcs_step_outputs_are_kept_with_the_service_account_of_gcs_credentials(tmp_path, monkeypatch):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from dagster import build_resources
+
+    from orchestrator.resources.gcs import GcsClient
+
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key = json.dumps(
+        {
+            "type": "service_account",
+            "project_id": "orchestrator-key-project",
+            "client_email": "orchestrator@orchestrator-key-project.iam.gserviceaccount.com",
+            "private_key": pem.decode(),
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    )
+    # A run worker given only the key: Application Default Credentials would find nothing.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
+    monkeypatch.setenv("GCS_CREDENTIALS", key)
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    _, resources = deployment_resources({"GCS_CREDENTIALS": key, **BUCKETS})
+
+    with build_resources({"gcs": resources["io_manager"].gcs}) as built:
+        client = built.gcs
+    assert client.project == "orchestrator-key-project"
+    assert client is GcsClient(gcs_credentials=key).get_client(), "the client every other resource uses"

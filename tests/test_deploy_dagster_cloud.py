@@ -110,7 +110,6 @@ def test_location_names_the_package_and_the_runtime_variables():
         "METADATA_BUCKET",
         "SPEC_CACHE_BUCKET",
         "METADATA_CDN_BASE_URL",
-        "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/gcs/service-account.json",
     }
     assert k8s["env_secrets"] == ["connector-orchestrator-gcs"]
     text = CLOUD_YAML.read_text()
@@ -271,7 +270,7 @@ def test_deploy_rejects_an_unknown_target(stubs):
 
 
 def test_deploy_hybrid_checks_then_adds_the_location_with_its_variables(stubs):
-    # The deployer's own ADC file path must not replace the path inside the pods.
+    # The deployer's own ADC file path never reaches the pods, which read GCS_CREDENTIALS only.
     result = _deploy(_hybrid_env(stubs, GOOGLE_APPLICATION_CREDENTIALS="/home/someone/laptop-key.json"))
     assert result.returncode == 0, result.stdout + result.stderr
     check, deploy = _cli_calls(stubs)
@@ -294,7 +293,6 @@ def test_deploy_hybrid_checks_then_adds_the_location_with_its_variables(stubs):
     assert location["code_source"] == {"module_name": "orchestrator.definitions"}
     k8s = location["container_context"]["k8s"]
     assert sorted(k8s["env_vars"]) == [
-        "GOOGLE_APPLICATION_CREDENTIALS=/var/secrets/gcs/service-account.json",
         "METADATA_BUCKET=prod-connector-metadata",
         "METADATA_CDN_BASE_URL=https://connectors.example.com",
         "SPEC_CACHE_BUCKET=prod-spec-cache",

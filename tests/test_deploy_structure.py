@@ -287,12 +287,8 @@ def test_helm_user_deployment_environment_and_secrets(user_deployment):
     assert env["ORCHESTRATOR_DEPLOYMENT"] == "gcs", "production never falls back to the emulator"
     assert "GCS_CREDENTIALS" not in env, "the service account comes from a Secret, not from values"
     assert {"name": GCS_SECRET} in user_deployment["envSecrets"]
-    mounted = {volume["name"]: volume for volume in user_deployment["volumes"]}
-    for mount in user_deployment["volumeMounts"]:
-        volume = mounted[mount["name"]]
-        assert volume["secret"]["secretName"] == GCS_SECRET
-        key_path = {item["key"]: item["path"] for item in volume["secret"]["items"]}
-        assert env["GOOGLE_APPLICATION_CREDENTIALS"] == f"{mount['mountPath']}/{key_path['GCS_CREDENTIALS']}"
+    # One source of credentials: every Google client, the step-output I/O manager's too, is built from it.
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
 
 
 def test_helm_runs_on_kubernetes_with_the_queue_retries_and_postgres(helm_values):
@@ -338,10 +334,7 @@ def _assert_pod_reads_the_service_account(spec: dict) -> dict:
     container = spec["containers"][0]
     env = {item["name"]: item.get("value") for item in container.get("env", [])}
     assert {"secretRef": {"name": GCS_SECRET}} in container["envFrom"]
-    [volume] = [volume for volume in spec["volumes"] if volume.get("secret", {}).get("secretName") == GCS_SECRET]
-    [mount] = [mount for mount in container["volumeMounts"] if mount["name"] == volume["name"]]
-    assert mount.get("readOnly") is True
-    assert env["GOOGLE_APPLICATION_CREDENTIALS"].startswith(mount["mountPath"] + "/")
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env, "GCS_CREDENTIALS is the only source of credentials"
     return env
 
 
@@ -351,8 +344,6 @@ def test_helm_run_pod_built_by_dagster_k8s(user_deployment):
         "k8s": {
             "env": user_deployment["env"],
             "env_secrets": [secret["name"] for secret in user_deployment["envSecrets"]],
-            "volumes": user_deployment["volumes"],
-            "volume_mounts": user_deployment["volumeMounts"],
             "resources": user_deployment["resources"],
         }
     }

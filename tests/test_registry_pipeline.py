@@ -406,3 +406,25 @@ def test_a_registry_built_on_the_published_one_has_the_bytes_of_a_full_rebuild(g
     assert run_job(resources).success
     assert published() == built_on_published
     assert len(built_on_published) == 2 * (1 + 1 + 4) + 1, "registry, light index, four documents each; the mask"
+
+
+def test_step_outputs_can_travel_through_the_bucket_as_between_kubernetes_pods(gcs_env, resources):
+    from orchestrator.resources.gcs import GcsClient
+    from orchestrator.resources.step_outputs import STEP_OUTPUTS_PREFIX, bucket_pickle_io_manager
+
+    put_connector(gcs_env, make_data("source-alpha"))
+    put_connector(gcs_env, make_data("destination-beta", connector_type="destination", tag="0.4.0"))
+    client = GcsClient(emulator_host=gcs_env["emulator_url"])
+    io_manager = bucket_pickle_io_manager(client, gcs_env["metadata"].bucket_name)
+    result = run_job({**resources, "io_manager": io_manager})
+
+    assert result.success
+    kept = {
+        blob.name.removeprefix(f"{STEP_OUTPUTS_PREFIX}/")
+        for blob in gcs_env["metadata"].list_blobs(STEP_OUTPUTS_PREFIX)
+    }
+    # The staged registries reached the publishing steps from the bucket, not from memory.
+    assert {"latest_oss_registry_entries", "latest_cloud_registry_entries", "registry_entry"} <= kept
+    oss = read_json(gcs_env, "registries/v0/oss_registry.json")
+    assert [entry["dockerRepository"] for entry in oss["sources"]] == ["airbyte/source-alpha"]
+    assert [entry["dockerRepository"] for entry in oss["destinations"]] == ["airbyte/destination-beta"]

@@ -188,7 +188,7 @@ def local_resources(environ: Mapping[str, str]) -> dict[str, Any]:
 def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
     """Step outputs are kept in the bucket too, so that run workers on other machines (Kubernetes)
     can hand them to each other."""
-    from dagster_gcp.gcs import GCSPickleIOManager, GCSResource
+    from orchestrator.resources.step_outputs import bucket_pickle_io_manager
 
     client = GcsClient(gcs_credentials=EnvVar("GCS_CREDENTIALS"))
     manager = GcsBucketManager(
@@ -204,11 +204,7 @@ def gcs_resources(environ: Mapping[str, str]) -> dict[str, Any]:
         "registry_format_settings": _registry_format(environ),
         "registry_signing": _registry_signing(environ),
         "alert_notifier": alert_notifier(environ),
-        "io_manager": GCSPickleIOManager(
-            gcs=GCSResource(project=setting("GCP_PROJECT", "connector-orchestrator", environ)),
-            gcs_bucket=EnvVar("METADATA_BUCKET"),
-            gcs_prefix="orchestrator_state/dagster_io",
-        ),
+        "io_manager": bucket_pickle_io_manager(client, EnvVar("METADATA_BUCKET")),
     }
 
 
