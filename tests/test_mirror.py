@@ -213,8 +213,8 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
             env=dict(os.environ),
             stdout=output,
             stderr=subprocess.STDOUT,
-            # Ctrl-C as in a shell: an ignored SIGINT (another test's, inherited) would leave the
-            # child without Python's KeyboardInterrupt handler.
+            # Ctrl-C as in a terminal. A shell starts background jobs with SIGINT ignored (pytest run
+            # with `&` from a script); the child would inherit that and never see KeyboardInterrupt.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
