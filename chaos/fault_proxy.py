@@ -81,13 +81,15 @@ class _QuietServer(ThreadingHTTPServer):
 
 class FaultProxy:
     """`with FaultProxy(emulator_url) as proxy:` then `proxy.url`, `proxy.plan = FaultPlan(...)`,
-    `proxy.counts` (decisions taken), `proxy.requests` (requests seen)."""
+    `proxy.counts` (decisions taken), `proxy.requests` (requests seen), `proxy.connections` (TCP
+    connections clients opened to it)."""
 
     def __init__(self, upstream: str, plan: FaultPlan | None = None):
         parts = urlsplit(upstream)
         self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
         self.plan = plan or FaultPlan()
         self.requests = 0
+        self.connections = 0
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
@@ -101,6 +103,7 @@ class FaultProxy:
         with self._lock:
             self.plan = plan or FaultPlan()
             self.requests = 0
+            self.connections = 0
             self.counts = {}
 
     def __enter__(self) -> FaultProxy:
@@ -138,6 +141,11 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy.connections += 1
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
                 pass

@@ -88,3 +88,23 @@ def test_generate_registry_through_transient_errors_publishes_what_a_clean_run_p
     assert {
         registry: gcs_env["metadata"].read(registry_path(registry))[0] for registry in REGISTRY_NAMES
     } == through_faults
+
+
+def test_workers_keep_their_connections_from_one_batch_of_reads_to_the_next(gcs_env, proxy, caplog):
+    direct = gcs_env["metadata"]
+    paths = [f"metadata/airbyte/source-pool/{index}/metadata.yaml" for index in range(96)]
+    for path in paths:
+        direct.write(path, b"name: pool\n")
+    # Each read held 20 ms, so that all 32 workers hold a connection at once.
+    proxy.reset(FaultPlan(delay=[("GET", b"alt=media", 0.02)]))
+    manager = GcsBucketManager(
+        gcp_gcs_client=GcsClient(emulator_host=proxy.url), bucket_name=direct.bucket_name, max_workers=32
+    )
+
+    batches = [manager.read_many(paths[start : start + 32]) for start in range(0, len(paths), 32)]
+
+    assert all(item is not None for batch in batches for item in batch.values())
+    # requests' default pool keeps 10 idle connections: at the end of each batch the other 22
+    # were closed (a warning each) and the next batch opened (over TLS, negotiated) new ones.
+    assert proxy.connections <= 32, f"{proxy.connections} connections for 3 batches of 32 reads by 32 workers"
+    assert "Connection pool is full" not in caplog.text
