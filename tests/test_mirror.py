@@ -5,14 +5,11 @@ copies nothing; an interrupted mirror, run again, completes."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 from dagster import DagsterInstance
 
+from chaos.fault_proxy import FaultPlan, FaultProxy
 from orchestrator.layout import REGISTRY_NAMES, SECRETS_MASK_PATH, registry_path
 from orchestrator.local.cli import main
 from orchestrator.local.emulator import EmulatorConfig, ensure_buckets, start_emulator, stop_emulator
@@ -155,46 +153,6 @@ def test_registries_and_prefix_options(gcs_env, gcs_emulator, source, capsys):
     assert checksums(local, "registries/") == checksums(source.metadata, "registries/")
 
 
-@contextlib.contextmanager
-def slow_proxy(upstream: str, delay: float):
-    """A loopback HTTP proxy to `upstream` that holds each GET for `delay` seconds: a copy slow
-    enough to be interrupted half-way on any machine (the emulator serves this sample in under a
-    second). Yields its URL and the list of object downloads it has served."""
-    import requests
-
-    downloads: list[str] = []
-
-    hop_by_hop = {"connection", "transfer-encoding", "content-length", "keep-alive"}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the standard library's name)
-            time.sleep(delay)
-            headers = {key: value for key, value in self.headers.items() if key.lower() not in {"host", *hop_by_hop}}
-            response = requests.get(upstream + self.path, headers=headers, stream=True, timeout=30)
-            body = response.raw.read(decode_content=False)
-            self.send_response(response.status_code)
-            for key, value in response.headers.items():
-                if key.lower() not in hop_by_hop:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            if "alt=media" in self.path:
-                downloads.append(self.path)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", downloads
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, source, tmp_path, capsys):
     if not SCRIPT.exists():
         pytest.skip(f"console script not installed at {SCRIPT}")
@@ -205,11 +163,12 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         return len(local_metadata.list_blobs("metadata/")) + len(local_specs.list_blobs("specs/"))
 
     log = tmp_path / "mirror.log"
-    # One copy at a time, each held 20 ms by the proxy, so there is a middle to interrupt; progress
-    # is counted by the proxy, with no listing of the shared emulator in the loop.
-    with slow_proxy(source.url, delay=0.02) as (slow_url, downloads), log.open("wb") as output:
+    # One copy at a time, each download held 20 ms by the proxy, so there is a middle to interrupt;
+    # progress is counted by the proxy, with no listing of the shared emulator in the loop.
+    slow_downloads = FaultPlan(delay=[("GET", b"alt=media", 0.02)])
+    with FaultProxy(source.url, slow_downloads) as proxy, log.open("wb") as output:
         process = subprocess.Popen(
-            [str(SCRIPT), *mirror_arguments(gcs_emulator, SimpleNamespace(url=slow_url), "--workers", "1")],
+            [str(SCRIPT), *mirror_arguments(gcs_emulator, SimpleNamespace(url=proxy.url), "--workers", "1")],
             env=dict(os.environ),
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -219,7 +178,7 @@ def test_an_interrupted_mirror_completes_when_run_again(gcs_env, gcs_emulator, s
         )
         try:
             deadline = time.monotonic() + 120
-            while len(downloads) < 5 and process.poll() is None and time.monotonic() < deadline:
+            while proxy.counts.get("delayed", 0) < 5 and process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.005)
             process.send_signal(signal.SIGINT)
             assert process.wait(timeout=60) == 130, log.read_text()

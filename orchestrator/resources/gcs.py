@@ -183,27 +183,25 @@ def pooled_session(credentials: Credentials) -> AuthorizedSession:
 
 @lru_cache(maxsize=8)
 def _build_client(gcs_credentials: str | None, emulator_host: str | None, project: str) -> storage.Client:
+    credentials: Credentials
+    client_options = None
     if emulator_host:
         # Real credentials against the emulator make the client hang fetching a token.
-        anonymous = AnonymousCredentials()
-        return storage.Client(
-            project=project,
-            credentials=anonymous,
-            client_options={"api_endpoint": emulator_host},
-            _http=pooled_session(anonymous),
-        )
-    if gcs_credentials:
+        credentials, client_options = AnonymousCredentials(), {"api_endpoint": emulator_host}
+    elif gcs_credentials:
         from google.oauth2 import service_account
 
         info = json.loads(gcs_credentials)
+        # Scoped here: the session is built from these very credentials, before the client would scope them.
         credentials = service_account.Credentials.from_service_account_info(info, scopes=storage.Client.SCOPE)
-        return storage.Client(
-            project=info.get("project_id", project), credentials=credentials, _http=pooled_session(credentials)
-        )
-    import google.auth
+        project = info.get("project_id", project)
+    else:
+        import google.auth
 
-    credentials, _ = google.auth.default(scopes=storage.Client.SCOPE)
-    return storage.Client(project=project, credentials=credentials, _http=pooled_session(credentials))
+        credentials, _ = google.auth.default(scopes=storage.Client.SCOPE)
+    return storage.Client(
+        project=project, credentials=credentials, client_options=client_options, _http=pooled_session(credentials)
+    )
 
 
 class GcsClient(ConfigurableResource):
