@@ -1,4 +1,4 @@
-"""How a step's process treats the objects it already holds when the step starts."""
+"""How a step's (or a sensor tick's) process treats the objects it already holds when it starts."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def _held_objects_frozen() -> Iterator[None]:
 
 
 def objects_held_before_frozen(step: Callable[P, R]) -> Callable[P, R]:
-    """Runs `step` with every object alive when it starts out of the cyclic collector's sight,
-    and gives them back to it when the step ends (a generator step: when its last event is taken).
-    A full collection otherwise walks all of them again (README, Benchmark)."""
+    """Runs `step` (an asset's compute function, or a sensor's evaluation) with every object alive
+    when it starts out of the cyclic collector's sight, and gives them back to it when the step ends
+    (a generator step: when its last event is taken). A full collection otherwise walks all of them
+    again (README, Benchmark)."""
 
     if inspect.isgeneratorfunction(step):
 

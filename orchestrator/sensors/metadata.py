@@ -25,6 +25,7 @@ from dagster import (
     sensor,
 )
 
+from orchestrator.heap import objects_held_before_frozen
 from orchestrator.jobs import generate_registry
 from orchestrator.layout import SPEC_WATCH_PATH
 from orchestrator.logic.spec_watch import changed_specs, files_to_rebuild, watch_summary
@@ -469,6 +470,9 @@ def instance_run_status_lookup(instance) -> RunStatusLookup:
         "the run succeeds; a failed run's change is requested again after 1, 2, 4 ... ticks (at most 10 minutes)."
     ),
 )
+# A tick reads listings of ~50,000 objects into a code server that holds the code location: every
+# full collection they triggered walked the whole server (0.15-0.3 s each, several per tick).
+@objects_held_before_frozen
 def generate_registry_on_new_latest_metadata_file_blobs(
     context: SensorEvaluationContext,
     metadata_file_and_yank_marker_blobs: GcsBlobListing,
